@@ -1,0 +1,318 @@
+//! Scenario files: what the fake server plays, written by hand or made from a customer's log.
+//!
+//! A scenario has up to three parts, all optional:
+//!
+//! 1. **A linear script** of top-level steps, the shape a replayed log takes: `S:` lines the server
+//!    sends verbatim (consecutive lines form one or more replies), `C:` lines it then waits for (glob
+//!    patterns: `*` any text, `?` one character, case ignored), `tls` (the TLS handshake, after the
+//!    `220` to `STARTTLS`), `pause 2s`, and `close`. The first steps are the greeting.
+//! 2. **Reactive rules**, `when VERB [args-glob] [#N] [tls|plain]` with an indented body of `S:` lines
+//!    (and `tls`, `pause`, `close`). AUTH rules may add `MECHANISM`, `user=…` and `password=…`; they
+//!    are judged once the SASL exchange (the 334 challenges) is over. Rules answer what the script
+//!    does not (after it ends, or once the client strays from it); the first matching rule wins.
+//! 3. **Expectations** about the client: `expect STARTTLS before AUTH`, `expect QUIT after 535`,
+//!    `expect no DATA`, `expect messages 1`, `expect AUTH times 1`, `expect closed by client`.
+//!
+//! Anything neither scripted nor ruled gets sane RFC 5321 behaviour from the server. Settings come
+//! first: `name`, `hostname`, `certificate VARIANT` (see [`crate::certs::CertVariant`]),
+//! `implicit-tls`, `timeout 30s` (idle timeout) and `size N` (the SIZE limit).
+//!
+//! ```text
+//! name Gmail rejects the password
+//! certificate valid
+//! S: 220 smtp.gmail.com ESMTP ready
+//! when AUTH user=alice password=s3cret
+//!     S: 235 2.7.0 Accepted
+//! when AUTH
+//!     S: 535 5.7.8 Username and Password not accepted.
+//! expect STARTTLS before AUTH
+//! ```
+
+mod parse;
+mod validate;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::certs::CertVariant;
+use crate::pattern::Pattern;
+use crate::reply::Reply;
+
+pub use parse::parse;
+pub(crate) use parse::SASL_MECHANISMS;
+
+/// Host name used in default replies when a scenario names none.
+pub const DEFAULT_HOSTNAME: &str = "smtp.harness.test";
+/// Idle timeout when a scenario sets none: a silent client gets `421` after this long.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// SIZE limit advertised and enforced by default (10 MiB).
+pub const DEFAULT_MAX_SIZE: u64 = 10 * 1024 * 1024;
+
+/// A validated scenario, ready to be served.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Scenario {
+    /// A short human name (the `name` setting, or the file stem).
+    pub name: String,
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// Host name used in default replies.
+    pub hostname: String,
+    /// The certificate presented for STARTTLS and implicit TLS, if any.
+    pub certificate: Option<CertVariant>,
+    /// TLS from the first byte (the port-465 style) instead of STARTTLS.
+    pub implicit_tls: bool,
+    /// How long the server waits for the client before `421` and closing.
+    pub idle_timeout: Duration,
+    /// The message size limit (advertised in the default EHLO reply and enforced).
+    pub max_size: u64,
+    /// The linear script, in order.
+    pub script: Vec<Step>,
+    /// Reactive rules, in file order (the first match wins).
+    pub rules: Vec<Rule>,
+    /// Expectations about the client, checked per connection.
+    pub expectations: Vec<Expectation>,
+}
+
+/// One step of the linear script, with the line it was written on.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Step {
+    /// 1-based line in the scenario file.
+    pub line: usize,
+    /// What the step does.
+    pub kind: StepKind,
+}
+
+/// What a script step does.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    /// Send one reply, verbatim.
+    Send(Reply),
+    /// Wait for one client line matching the pattern.
+    Expect(Pattern),
+    /// Run the server side of a TLS handshake.
+    Tls,
+    /// Wait before the next step.
+    Pause(Duration),
+    /// Close the connection.
+    Close,
+}
+
+/// What a rule (or the script) does in reply.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Send this reply.
+    Reply(Reply),
+    /// Run the server side of a TLS handshake.
+    Tls,
+    /// Wait this long.
+    Pause(Duration),
+    /// Close the connection.
+    Close,
+}
+
+/// A reactive rule: `when VERB …` and its actions.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Rule {
+    /// 1-based line of the `when`.
+    pub line: usize,
+    /// The command verb, upper case (`RCPT`).
+    pub verb: String,
+    /// A glob over the command's arguments (the text after the verb), if given.
+    pub args: Option<Pattern>,
+    /// Match only the Nth command with this verb in the connection (1-based).
+    pub nth: Option<u32>,
+    /// `Some(true)`: only inside TLS; `Some(false)`: only in clear text.
+    pub tls: Option<bool>,
+    /// Conditions on AUTH (mechanism and credentials).
+    pub auth: AuthCondition,
+    /// What to do, in order.
+    pub actions: Vec<Action>,
+}
+
+/// Conditions of an AUTH rule, judged after the SASL exchange.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct AuthCondition {
+    /// The SASL mechanism, upper case.
+    pub mechanism: Option<String>,
+    /// The user name the client must give.
+    pub user: Option<String>,
+    /// The password (or XOAUTH2 token) the client must prove.
+    #[serde(skip)]
+    pub password: Option<String>,
+}
+
+impl AuthCondition {
+    /// `true` if the rule looks at the credentials.
+    pub fn checks_credentials(&self) -> bool {
+        self.user.is_some() || self.password.is_some()
+    }
+}
+
+impl Rule {
+    /// `true` if the rule matches every command with its verb.
+    pub fn is_catch_all(&self) -> bool {
+        self.args.as_ref().is_none_or(Pattern::matches_everything)
+            && self.nth.is_none()
+            && self.tls.is_none()
+            && self.auth == AuthCondition::default()
+    }
+}
+
+/// Something the client must (or must not) have done in a connection.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Expectation {
+    /// 1-based line of the `expect`.
+    pub line: usize,
+    /// The expectation as written, for reports.
+    pub text: String,
+    /// What it checks.
+    pub kind: ExpectationKind,
+}
+
+/// The kinds of expectation.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpectationKind {
+    /// The event happens at least once, or exactly `times` times.
+    Occurs {
+        /// What must happen.
+        event: Atom,
+        /// Exact count, if given.
+        times: Option<u32>,
+    },
+    /// The event never happens.
+    Never(Atom),
+    /// If `later` happens, `first` happened before its first occurrence.
+    Before {
+        /// What must come first.
+        first: Atom,
+        /// What it must precede.
+        later: Atom,
+    },
+    /// `anchor` happens, and `then` happens after it.
+    After {
+        /// What must follow.
+        then: Atom,
+        /// What it must follow.
+        anchor: Atom,
+    },
+    /// Exactly this many messages were accepted in the connection.
+    Messages(u32),
+    /// The connection was closed by this side.
+    ClosedBy(crate::transcript::Closer),
+}
+
+/// An event an expectation speaks of.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Atom {
+    /// A TLS session started.
+    Tls,
+    /// The server sent a reply with this code.
+    Reply(u16),
+    /// The client sent a command with this verb.
+    Verb(String),
+    /// The client sent a command line matching this glob.
+    Line(Pattern),
+}
+
+/// Why a scenario could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    /// The text does not follow the scenario grammar.
+    #[error("{path}:{line}:{column}: expected {expected}, found {found}")]
+    Syntax {
+        /// The file (or `<inline>`).
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected there.
+        expected: String,
+        /// What it found, quoted.
+        found: String,
+    },
+    /// The scenario is well-formed but cannot be played.
+    #[error("{path}:{line}: {message}")]
+    Invalid {
+        /// The file (or `<inline>`).
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong and how to mend it.
+        message: String,
+    },
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Scenario {
+    /// Reads and validates a scenario file.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the file, line and column and what was expected.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut scenario = parse(&text, &path.display().to_string())?;
+        scenario.path = Some(path.to_path_buf());
+        if scenario.name.is_empty() {
+            scenario.name = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
+        Ok(scenario)
+    }
+
+    /// Parses and validates scenario text (`origin` names it in errors, e.g. `<inline>`).
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the line and column and what was expected.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ScenarioError> {
+        parse(text, origin)
+    }
+
+    /// A scenario with no script, rules or expectations: sane default behaviour throughout.
+    pub fn accept_all() -> Self {
+        Scenario {
+            name: "accept-all".into(),
+            path: None,
+            hostname: DEFAULT_HOSTNAME.into(),
+            certificate: None,
+            implicit_tls: false,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_size: DEFAULT_MAX_SIZE,
+            script: Vec::new(),
+            rules: Vec::new(),
+            expectations: Vec::new(),
+        }
+    }
+
+    /// `true` if the scenario ever runs a TLS handshake.
+    pub fn uses_tls(&self) -> bool {
+        self.implicit_tls
+            || self.script.iter().any(|s| s.kind == StepKind::Tls)
+            || self.rules.iter().any(|r| r.actions.contains(&Action::Tls))
+    }
+}
+
+impl std::str::FromStr for Scenario {
+    type Err = ScenarioError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        parse(text, "<inline>")
+    }
+}

@@ -1,0 +1,535 @@
+//! The scenario parser: text in, a validated [`Scenario`] out, or an error naming line and column.
+
+use std::time::Duration;
+
+use super::{
+    Action, Atom, AuthCondition, Expectation, ExpectationKind, Rule, Scenario, ScenarioError,
+    Step, StepKind, DEFAULT_HOSTNAME, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SIZE,
+};
+use crate::certs::CertVariant;
+use crate::pattern::Pattern;
+use crate::reply::Reply;
+use crate::transcript::Closer;
+
+/// Commands a rule may name.
+pub(crate) const VERBS: &[&str] = &[
+    "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP",
+    "STARTTLS", "AUTH", "ETRN",
+];
+
+/// SASL mechanisms whose exchange the server can run itself.
+pub(crate) const SASL_MECHANISMS: &[&str] = &["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"];
+
+/// One whitespace-separated word of a line, with its 1-based column.
+#[derive(Clone, Debug)]
+struct Word<'a> {
+    column: usize,
+    text: &'a str,
+    quoted: bool,
+}
+
+/// The parser's state while it walks the lines.
+struct Parser<'a> {
+    origin: &'a str,
+    scenario: Scenario,
+    /// `S:` lines waiting to be grouped into replies: (line number, text).
+    pending_lines: Vec<(usize, String)>,
+    /// The rule whose indented body is being read.
+    open_rule: Option<Rule>,
+    open_rule_lines: Vec<(usize, String)>,
+    seen_rule: bool,
+    seen_step: bool,
+}
+
+/// Parses and validates scenario text; `origin` names the source in errors.
+///
+/// # Errors
+/// [`ScenarioError::Syntax`] or [`ScenarioError::Invalid`], naming line (and column).
+pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+    let mut parser = Parser {
+        origin,
+        scenario: Scenario {
+            name: String::new(),
+            path: None,
+            hostname: DEFAULT_HOSTNAME.into(),
+            certificate: None,
+            implicit_tls: false,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            max_size: DEFAULT_MAX_SIZE,
+            script: Vec::new(),
+            rules: Vec::new(),
+            expectations: Vec::new(),
+        },
+        pending_lines: Vec::new(),
+        open_rule: None,
+        open_rule_lines: Vec::new(),
+        seen_rule: false,
+        seen_step: false,
+    };
+    for (index, raw) in text.lines().enumerate() {
+        parser.line(index + 1, raw.strip_suffix('\r').unwrap_or(raw))?;
+    }
+    parser.flush_script_lines()?;
+    parser.close_rule()?;
+    let scenario = parser.scenario;
+    super::validate::validate(&scenario, origin)?;
+    Ok(scenario)
+}
+
+impl<'a> Parser<'a> {
+    fn syntax(&self, line: usize, column: usize, expected: &str, found: &str) -> ScenarioError {
+        ScenarioError::Syntax {
+            path: self.origin.to_owned(),
+            line,
+            column,
+            expected: expected.to_owned(),
+            found: if found.is_empty() {
+                "the end of the line".to_owned()
+            } else {
+                format!("{found:?}")
+            },
+        }
+    }
+
+    fn invalid(&self, line: usize, message: impl Into<String>) -> ScenarioError {
+        ScenarioError::Invalid {
+            path: self.origin.to_owned(),
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn line(&mut self, n: usize, raw: &str) -> Result<(), ScenarioError> {
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') {
+            return Ok(());
+        }
+        let indent = raw.len() - trimmed.len();
+        if indent > 0 {
+            if self.open_rule.is_none() {
+                return Err(self.syntax(
+                    n,
+                    1,
+                    "a setting, step, `when` or `expect` at the start of the line (only a rule's body is indented)",
+                    trimmed,
+                ));
+            }
+            return self.rule_body_line(n, indent + 1, trimmed.trim_end());
+        }
+        self.close_rule()?;
+        let line = raw.trim_end();
+        if line.starts_with("S:") {
+            self.script_started(n)?;
+            self.pending_lines.push((n, strip_marker(line)));
+            return Ok(());
+        }
+        self.flush_script_lines()?;
+        let words = split_words(line, 1).map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
+        let keyword = &words[0];
+        let rest = &words[1..];
+        let rest_text = line[keyword.column - 1 + keyword.text.len()..].trim();
+        match keyword.text {
+            "C:" => {
+                self.script_started(n)?;
+                let pattern = strip_marker(line);
+                self.push_step(n, StepKind::Expect(Pattern::new(pattern)));
+            }
+            "tls" | "pause" | "close" => {
+                self.script_started(n)?;
+                let action = self.action(n, keyword, rest)?;
+                let kind = match action {
+                    Action::Tls => StepKind::Tls,
+                    Action::Pause(d) => StepKind::Pause(d),
+                    Action::Close => StepKind::Close,
+                    Action::Reply(_) => unreachable!("replies are S: lines"),
+                };
+                self.push_step(n, kind);
+            }
+            "when" => {
+                self.seen_rule = true;
+                let rule = self.rule_header(n, rest)?;
+                self.open_rule = Some(rule);
+            }
+            "expect" => {
+                let kind = self.expectation(n, keyword, rest)?;
+                self.scenario.expectations.push(Expectation {
+                    line: n,
+                    text: rest_text.to_owned(),
+                    kind,
+                });
+            }
+            "name" | "hostname" | "certificate" | "implicit-tls" | "timeout" | "size" => {
+                if self.seen_step || self.seen_rule {
+                    return Err(self.invalid(
+                        n,
+                        format!("settings such as `{}` must come before the script and the rules", keyword.text),
+                    ));
+                }
+                self.setting(n, keyword, rest, rest_text)?;
+            }
+            other => {
+                return Err(self.syntax(
+                    n,
+                    keyword.column,
+                    "a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when` or `expect`",
+                    other,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn script_started(&mut self, n: usize) -> Result<(), ScenarioError> {
+        if self.seen_rule {
+            return Err(self.invalid(
+                n,
+                "script steps must come before the first `when` rule (indent this line to make it part of the rule above)",
+            ));
+        }
+        self.seen_step = true;
+        Ok(())
+    }
+
+    fn push_step(&mut self, line: usize, kind: StepKind) {
+        self.scenario.script.push(Step { line, kind });
+    }
+
+    /// Groups the pending `S:` lines of the script into replies.
+    fn flush_script_lines(&mut self) -> Result<(), ScenarioError> {
+        let lines = std::mem::take(&mut self.pending_lines);
+        for (line, reply) in self.group_replies(&lines)? {
+            self.push_step(line, StepKind::Send(reply));
+        }
+        Ok(())
+    }
+
+    fn group_replies(&self, lines: &[(usize, String)]) -> Result<Vec<(usize, Reply)>, ScenarioError> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        for (i, (n, text)) in lines.iter().enumerate() {
+            if !crate::reply::is_reply_line(text) {
+                return Err(self.syntax(*n, 4, "a reply line: a code from 200 to 599, then '-', ' ' or the end of the line", text));
+            }
+            let continues = text.as_bytes().get(3) == Some(&b'-');
+            if !continues {
+                let group: Vec<String> = lines[start..=i].iter().map(|(_, t)| t.clone()).collect();
+                let reply = Reply::from_lines(group)
+                    .map_err(|e| self.invalid(lines[start].0, format!("lines {}-{} are not one reply: {e}", lines[start].0, n)))?;
+                out.push((lines[start].0, reply));
+                start = i + 1;
+            }
+        }
+        if let Some((n, text)) = lines.get(start) {
+            let last = &lines[lines.len() - 1];
+            return Err(self.syntax(
+                last.0,
+                4,
+                &format!("a last line `{} text` to end the reply begun at line {n}", &text[..3]),
+                &last.1,
+            ));
+        }
+        Ok(out)
+    }
+
+    fn rule_body_line(&mut self, n: usize, column: usize, text: &str) -> Result<(), ScenarioError> {
+        if text.starts_with("S:") {
+            self.open_rule_lines.push((n, strip_marker(text)));
+            return Ok(());
+        }
+        self.flush_rule_lines()?;
+        let words = split_words(text, column).map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
+        match words[0].text {
+            "tls" | "pause" | "close" => {
+                let action = self.action(n, &words[0], &words[1..])?;
+                if let Some(rule) = self.open_rule.as_mut() {
+                    rule.actions.push(action);
+                }
+                Ok(())
+            }
+            other => Err(self.syntax(n, column, "a rule action: S:, tls, pause or close", other)),
+        }
+    }
+
+    fn flush_rule_lines(&mut self) -> Result<(), ScenarioError> {
+        let lines = std::mem::take(&mut self.open_rule_lines);
+        let replies = self.group_replies(&lines)?;
+        if let Some(rule) = self.open_rule.as_mut() {
+            rule.actions.extend(replies.into_iter().map(|(_, r)| Action::Reply(r)));
+        }
+        Ok(())
+    }
+
+    fn close_rule(&mut self) -> Result<(), ScenarioError> {
+        self.flush_rule_lines()?;
+        if let Some(rule) = self.open_rule.take() {
+            if rule.actions.is_empty() {
+                return Err(self.syntax(
+                    rule.line + 1,
+                    1,
+                    "an indented rule body (`    S: 250 OK`) after the `when` line",
+                    "",
+                ));
+            }
+            self.scenario.rules.push(rule);
+        }
+        Ok(())
+    }
+
+    fn action(&self, n: usize, keyword: &Word<'_>, rest: &[Word<'_>]) -> Result<Action, ScenarioError> {
+        let action = match keyword.text {
+            "tls" => Action::Tls,
+            "close" => Action::Close,
+            "pause" => {
+                let word = rest.first().ok_or_else(|| {
+                    self.syntax(n, keyword.column + 6, "a duration such as 500ms, 2s or 1m", "")
+                })?;
+                Action::Pause(self.duration(n, word)?)
+            }
+            _ => unreachable!("only called for actions"),
+        };
+        let extra = if keyword.text == "pause" { rest.get(1) } else { rest.first() };
+        if let Some(word) = extra {
+            return Err(self.syntax(n, word.column, "the end of the line", word.text));
+        }
+        Ok(action)
+    }
+
+    fn duration(&self, n: usize, word: &Word<'_>) -> Result<Duration, ScenarioError> {
+        parse_duration(word.text)
+            .ok_or_else(|| self.syntax(n, word.column, "a duration such as 500ms, 2s or 1m", word.text))
+    }
+
+    fn setting(&mut self, n: usize, keyword: &Word<'_>, rest: &[Word<'_>], rest_text: &str) -> Result<(), ScenarioError> {
+        let end = keyword.column + keyword.text.len() + 1;
+        let one = |what: &str| -> Result<&Word<'_>, ScenarioError> {
+            match rest {
+                [w] => Ok(w),
+                [] => Err(self.syntax(n, end, what, "")),
+                [_, extra, ..] => Err(self.syntax(n, extra.column, "the end of the line", extra.text)),
+            }
+        };
+        match keyword.text {
+            "name" => {
+                if rest_text.is_empty() {
+                    return Err(self.syntax(n, end, "a name for the scenario", ""));
+                }
+                self.scenario.name = rest_text.to_owned();
+            }
+            "hostname" => self.scenario.hostname = one("a host name")?.text.to_owned(),
+            "certificate" => {
+                let w = one("a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)")?;
+                let variant = CertVariant::from_name(w.text).ok_or_else(|| {
+                    self.syntax(n, w.column, "a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)", w.text)
+                })?;
+                self.scenario.certificate = Some(variant);
+            }
+            "implicit-tls" => {
+                if let Some(w) = rest.first() {
+                    return Err(self.syntax(n, w.column, "the end of the line", w.text));
+                }
+                self.scenario.implicit_tls = true;
+            }
+            "timeout" => {
+                let w = one("a duration such as 30s")?;
+                self.scenario.idle_timeout = self.duration(n, w)?;
+            }
+            "size" => {
+                let w = one("a size limit in octets")?;
+                self.scenario.max_size = w
+                    .text
+                    .parse()
+                    .map_err(|_| self.syntax(n, w.column, "a size limit in octets (digits only)", w.text))?;
+            }
+            _ => unreachable!("only called for settings"),
+        }
+        Ok(())
+    }
+
+    fn rule_header(&self, n: usize, words: &[Word<'_>]) -> Result<Rule, ScenarioError> {
+        let verb_word = words
+            .first()
+            .ok_or_else(|| self.syntax(n, 6, "an SMTP command after `when` (EHLO, MAIL, RCPT, AUTH, …)", ""))?;
+        let verb = verb_word.text.to_ascii_uppercase();
+        if !VERBS.contains(&verb.as_str()) {
+            return Err(self.syntax(n, verb_word.column, &format!("an SMTP command after `when` ({})", VERBS.join(", ")), verb_word.text));
+        }
+        let mut rule = Rule {
+            line: n,
+            verb: verb.clone(),
+            args: None,
+            nth: None,
+            tls: None,
+            auth: AuthCondition::default(),
+            actions: Vec::new(),
+        };
+        let mut args: Vec<&str> = Vec::new();
+        for w in &words[1..] {
+            let t = w.text;
+            if let Some(number) = t.strip_prefix('#').filter(|_| !w.quoted) {
+                let nth: u32 = number
+                    .parse()
+                    .ok()
+                    .filter(|k| *k > 0)
+                    .ok_or_else(|| self.syntax(n, w.column, "a count from 1 after '#', as in `#2`", t))?;
+                rule.nth = Some(nth);
+            } else if (t == "tls" || t == "plain") && !w.quoted {
+                rule.tls = Some(t == "tls");
+            } else if verb == "AUTH" {
+                if let Some(user) = t.strip_prefix("user=") {
+                    rule.auth.user = Some(user.to_owned());
+                } else if let Some(password) = t.strip_prefix("password=") {
+                    rule.auth.password = Some(password.to_owned());
+                } else if rule.auth.mechanism.is_none() && !t.contains('=') {
+                    rule.auth.mechanism = Some(t.to_ascii_uppercase());
+                } else {
+                    return Err(self.syntax(n, w.column, "an AUTH condition: a mechanism, user=NAME, password=SECRET, #N, tls or plain", t));
+                }
+            } else {
+                args.push(t);
+            }
+        }
+        if !args.is_empty() {
+            rule.args = Some(Pattern::new(args.join(" ")));
+        }
+        Ok(rule)
+    }
+
+    fn expectation(&self, n: usize, keyword: &Word<'_>, words: &[Word<'_>]) -> Result<ExpectationKind, ScenarioError> {
+        const WHAT: &str = "an expectation: `messages N`, `closed by client|server`, `no X`, `X`, `X times N`, `X before Y` or `X after Y`";
+        let first = words
+            .first()
+            .ok_or_else(|| self.syntax(n, keyword.column + 7, WHAT, ""))?;
+        let end_of = |w: &Word<'_>| w.column + w.text.len() + usize::from(w.quoted) * 2 + 1;
+        let finish = |kind: ExpectationKind, used: usize| -> Result<ExpectationKind, ScenarioError> {
+            match words.get(used) {
+                Some(extra) => Err(self.syntax(n, extra.column, "the end of the line", extra.text)),
+                None => Ok(kind),
+            }
+        };
+        if !first.quoted {
+            match first.text {
+                "messages" => {
+                    let count = words.get(1).ok_or_else(|| self.syntax(n, end_of(first), "a number of messages", ""))?;
+                    let k = count.text.parse().map_err(|_| self.syntax(n, count.column, "a number of messages", count.text))?;
+                    return finish(ExpectationKind::Messages(k), 2);
+                }
+                "closed" => {
+                    let by = words.get(1).filter(|w| w.text == "by");
+                    let side = words.get(2);
+                    return match (by, side.map(|w| w.text)) {
+                        (Some(_), Some("client")) => finish(ExpectationKind::ClosedBy(Closer::Client), 3),
+                        (Some(_), Some("server")) => finish(ExpectationKind::ClosedBy(Closer::Server), 3),
+                        (Some(b), _) => Err(self.syntax(n, side.map_or(end_of(b), |w| w.column), "`client` or `server`", side.map_or("", |w| w.text))),
+                        (None, _) => Err(self.syntax(n, words.get(1).map_or(end_of(first), |w| w.column), "`by client` or `by server`", words.get(1).map_or("", |w| w.text))),
+                    };
+                }
+                "no" => {
+                    let atom_word = words.get(1).ok_or_else(|| self.syntax(n, end_of(first), "what must never happen (a command, a reply code or tls)", ""))?;
+                    return finish(ExpectationKind::Never(self.atom(n, atom_word)?), 2);
+                }
+                _ => {}
+            }
+        }
+        let event = self.atom(n, first)?;
+        match words.get(1) {
+            None => Ok(ExpectationKind::Occurs { event, times: None }),
+            Some(w) if w.text == "times" && !w.quoted => {
+                let count = words.get(2).ok_or_else(|| self.syntax(n, end_of(w), "a count", ""))?;
+                let k = count.text.parse().map_err(|_| self.syntax(n, count.column, "a count", count.text))?;
+                finish(ExpectationKind::Occurs { event, times: Some(k) }, 3)
+            }
+            Some(w) if (w.text == "before" || w.text == "after") && !w.quoted => {
+                let other_word = words.get(2).ok_or_else(|| self.syntax(n, end_of(w), "a command, a reply code or tls", ""))?;
+                let other = self.atom(n, other_word)?;
+                let kind = if w.text == "before" {
+                    ExpectationKind::Before { first: event, later: other }
+                } else {
+                    ExpectationKind::After { then: event, anchor: other }
+                };
+                finish(kind, 3)
+            }
+            Some(w) => Err(self.syntax(n, w.column, "`times N`, `before X`, `after X` or the end of the line", w.text)),
+        }
+    }
+
+    fn atom(&self, n: usize, word: &Word<'_>) -> Result<Atom, ScenarioError> {
+        const WHAT: &str = "a command verb (AUTH), a quoted command line glob (\"MAIL FROM:<*>\"), a reply code (535) or tls";
+        if word.quoted {
+            return Ok(Atom::Line(Pattern::new(word.text)));
+        }
+        if word.text == "tls" {
+            return Ok(Atom::Tls);
+        }
+        if word.text.len() == 3 && word.text.bytes().all(|b| b.is_ascii_digit()) {
+            let code: u16 = word.text.parse().unwrap_or(0);
+            if (200..=599).contains(&code) {
+                return Ok(Atom::Reply(code));
+            }
+            return Err(self.syntax(n, word.column, "a reply code from 200 to 599", word.text));
+        }
+        let verb = word.text.to_ascii_uppercase();
+        if VERBS.contains(&verb.as_str()) {
+            return Ok(Atom::Verb(verb));
+        }
+        Err(self.syntax(n, word.column, WHAT, word.text))
+    }
+}
+
+/// The text after `S:` or `C:`: one optional space is dropped, the rest is kept verbatim.
+fn strip_marker(line: &str) -> String {
+    let rest = &line[2..];
+    rest.strip_prefix(' ').unwrap_or(rest).to_owned()
+}
+
+/// Splits a line into words; `"…"` keeps spaces (with `\"` and `\\` escapes). Columns are
+/// 1-based, counted from `first_column`.
+fn split_words(line: &str, first_column: usize) -> Result<Vec<Word<'_>>, (usize, &'static str)> {
+    let mut words = Vec::new();
+    let bytes = line.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if bytes[i] == b'"' {
+            i += 1;
+            while i < bytes.len() && bytes[i] != b'"' {
+                i += if bytes[i] == b'\\' { 2 } else { 1 };
+            }
+            if i >= bytes.len() {
+                return Err((first_column + start, "a closing '\"'"));
+            }
+            words.push(Word {
+                column: first_column + start,
+                text: &line[start + 1..i],
+                quoted: true,
+            });
+            i += 1;
+        } else {
+            while i < bytes.len() && !bytes[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            words.push(Word {
+                column: first_column + start,
+                text: &line[start..i],
+                quoted: false,
+            });
+        }
+    }
+    Ok(words)
+}
+
+/// Parses `500ms`, `2s`, `1m`.
+pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (digits, unit) = text.split_at(split);
+    let value: u64 = digits.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(value)),
+        "s" => Some(Duration::from_secs(value)),
+        "m" => Some(Duration::from_secs(value.checked_mul(60)?)),
+        _ => None,
+    }
+}

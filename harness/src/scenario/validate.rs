@@ -1,0 +1,95 @@
+//! Checks that a parsed scenario can be played, so that it is refused when loaded rather than
+//! halfway through a run.
+
+use super::parse::SASL_MECHANISMS;
+use super::{Action, Scenario, ScenarioError, StepKind};
+
+pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), ScenarioError> {
+    let invalid = |line: usize, message: String| ScenarioError::Invalid {
+        path: origin.to_owned(),
+        line,
+        message,
+    };
+    let needs_cert = |what: &str| {
+        format!("{what} needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script")
+    };
+    if scenario.certificate.is_none() {
+        if scenario.implicit_tls {
+            return Err(invalid(1, needs_cert("`implicit-tls`")));
+        }
+        if let Some(step) = scenario.script.iter().find(|s| s.kind == StepKind::Tls) {
+            return Err(invalid(step.line, needs_cert("`tls`")));
+        }
+        for rule in &scenario.rules {
+            if rule.actions.contains(&Action::Tls) {
+                return Err(invalid(rule.line, needs_cert("the `tls` in this rule")));
+            }
+            if rule.tls == Some(true) {
+                return Err(invalid(rule.line, format!("this rule can never match: {}", needs_cert("a TLS session"))));
+            }
+        }
+    }
+    if scenario.implicit_tls {
+        for rule in &scenario.rules {
+            if rule.tls == Some(false) {
+                return Err(invalid(rule.line, "this rule can never match: with `implicit-tls` no command is sent in clear text".into()));
+            }
+        }
+    }
+
+    // The script: the server speaks first, and nothing follows a `close`.
+    let first_active = scenario.script.iter().find(|s| !matches!(s.kind, StepKind::Pause(_)));
+    if let Some(step) = first_active
+        && matches!(step.kind, StepKind::Expect(_))
+    {
+        return Err(invalid(step.line, "the script must start with the server's greeting (S: lines) before the first C: line".into()));
+    }
+    if let Some(close) = scenario.script.iter().position(|s| s.kind == StepKind::Close)
+        && let Some(after) = scenario.script.get(close + 1)
+    {
+        return Err(invalid(
+            after.line,
+            format!("this step can never run: the script closes the connection at line {}", scenario.script[close].line),
+        ));
+    }
+
+    // Rules: each must be able to match.
+    for (i, rule) in scenario.rules.iter().enumerate() {
+        if rule.verb == "AUTH" && rule.auth.checks_credentials() {
+            if let Some(mechanism) = &rule.auth.mechanism
+                && !SASL_MECHANISMS.contains(&mechanism.as_str())
+            {
+                return Err(invalid(
+                    rule.line,
+                    format!(
+                        "this rule can never match: the server cannot check credentials sent with {mechanism} (it can with {})",
+                        SASL_MECHANISMS.join(", ")
+                    ),
+                ));
+            }
+        }
+        if let Some(earlier) = scenario.rules[..i]
+            .iter()
+            .find(|e| e.verb == rule.verb && (e.is_catch_all() || same_conditions(e, rule)))
+        {
+            return Err(invalid(
+                rule.line,
+                format!(
+                    "this rule can never match: the rule at line {} answers {} first (put the more specific rule first)",
+                    earlier.line,
+                    if earlier.is_catch_all() { format!("every {}", rule.verb) } else { "the same commands".to_owned() }
+                ),
+            ));
+        }
+        if let Some(close) = rule.actions.iter().position(|a| *a == Action::Close)
+            && close + 1 < rule.actions.len()
+        {
+            return Err(invalid(rule.line, "nothing can follow `close` in a rule".into()));
+        }
+    }
+    Ok(())
+}
+
+fn same_conditions(a: &super::Rule, b: &super::Rule) -> bool {
+    a.args == b.args && a.nth == b.nth && a.tls == b.tls && a.auth == b.auth
+}

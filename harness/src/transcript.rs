@@ -1,0 +1,310 @@
+//! Transcripts: both directions of one connection plus what happened around them (TLS, messages,
+//! the close), rendered in the reference log format or as JSON lines.
+//!
+//! Secrets (AUTH initial responses and the lines answering `334` challenges) are stored but
+//! rendered as `[redacted]` unless [`Render::show_secrets`] is set.
+
+use std::fmt;
+
+use serde_json::json;
+
+/// Which side closed the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Closer {
+    /// The client hung up (EOF or reset).
+    Client,
+    /// The server closed (after QUIT, a scripted `close`, a timeout or shutdown).
+    Server,
+}
+
+impl fmt::Display for Closer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Closer::Client => "client",
+            Closer::Server => "server",
+        })
+    }
+}
+
+/// One thing that happened on a connection, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The connection was accepted.
+    Opened {
+        /// The client's address.
+        peer: String,
+    },
+    /// The server sent one line (with its line ending).
+    Server(Vec<u8>),
+    /// The client sent one line (with its line ending). From `secret_from` on, the bytes are a
+    /// secret (an AUTH payload) and are redacted when rendered.
+    Client {
+        /// The line as received.
+        line: Vec<u8>,
+        /// Offset where the secret part starts, if any.
+        secret_from: Option<usize>,
+    },
+    /// A TLS session started.
+    TlsStarted {
+        /// Protocol version, e.g. `TLSv1.3`.
+        version: String,
+        /// Cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
+        cipher: String,
+    },
+    /// The TLS handshake failed.
+    TlsFailed {
+        /// Why, as rustls says it.
+        error: String,
+    },
+    /// Bytes the client sent in clear text behind `STARTTLS` were thrown away, not executed.
+    ClearTextDiscarded {
+        /// How many.
+        bytes: usize,
+    },
+    /// A message was accepted and captured.
+    MessageCaptured {
+        /// The reverse path.
+        mail_from: String,
+        /// The forward paths.
+        rcpt_to: Vec<String>,
+        /// Size of the content in octets (after dot-unstuffing).
+        size: usize,
+    },
+    /// The client left the scenario's script.
+    Diverged {
+        /// Line of the script step that was expected.
+        step_line: usize,
+        /// The pattern that was expected.
+        expected: String,
+    },
+    /// The connection ended.
+    Closed {
+        /// Who closed it.
+        by: Closer,
+        /// Why, when it was not the ordinary end (`idle timeout`, `shutdown`, an I/O error).
+        reason: Option<String>,
+    },
+}
+
+/// How to render a transcript.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Render {
+    /// Show AUTH payloads and passwords instead of `[redacted]`.
+    pub show_secrets: bool,
+}
+
+/// The placeholder written instead of a secret.
+pub const REDACTED: &str = "[redacted]";
+
+/// Everything recorded on one connection.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Transcript {
+    /// Connection number on its server, counted from 1.
+    pub session: u64,
+    /// What happened, in order.
+    pub events: Vec<Event>,
+}
+
+impl Transcript {
+    /// An empty transcript for connection number `session`.
+    pub fn new(session: u64) -> Self {
+        Transcript { session, events: Vec::new() }
+    }
+
+    /// Records an event.
+    pub fn push(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    /// The client lines as text (secrets redacted), without line endings.
+    pub fn client_lines(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Client { line, secret_from } => {
+                    Some(trim_eol(&client_text(line, *secret_from, Render::default())).to_owned())
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The server lines as text, without line endings.
+    pub fn server_lines(&self) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Server(line) => Some(trim_eol(&String::from_utf8_lossy(line)).to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Who closed the connection, once it is closed.
+    pub fn closed_by(&self) -> Option<Closer> {
+        self.events.iter().rev().find_map(|e| match e {
+            Event::Closed { by, .. } => Some(*by),
+            _ => None,
+        })
+    }
+
+    /// The reference log format: `Connection opened:`, `-> "220 …\r\n"`, `<- "EHLO …\r\n"`,
+    /// `TLS connection started`, one event per line.
+    pub fn to_log(&self, render: Render) -> String {
+        let mut out = String::new();
+        for event in &self.events {
+            out.push_str(&log_line(event, render));
+            out.push('\n');
+        }
+        out
+    }
+
+    /// One JSON object per line, for tools: `{"session":1,"event":"server","line":"220 …\r\n"}`.
+    pub fn to_json_lines(&self, render: Render) -> String {
+        let mut out = String::new();
+        for event in &self.events {
+            let mut value = json_event(event, render);
+            value["session"] = json!(self.session);
+            out.push_str(&value.to_string());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+impl fmt::Display for Transcript {
+    /// The reference log format with secrets redacted.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_log(Render::default()))
+    }
+}
+
+fn trim_eol(s: &str) -> &str {
+    s.trim_end_matches(['\r', '\n'])
+}
+
+/// The client line as text, with the secret part replaced unless secrets are shown.
+fn client_text(line: &[u8], secret_from: Option<usize>, render: Render) -> String {
+    match secret_from {
+        Some(at) if !render.show_secrets => {
+            let at = at.min(line.len());
+            let body_end = line.iter().rposition(|b| *b != b'\r' && *b != b'\n').map_or(0, |p| p + 1);
+            let mut text = String::from_utf8_lossy(&line[..at]).into_owned();
+            if body_end > at {
+                text.push_str(REDACTED);
+            }
+            text.push_str(&String::from_utf8_lossy(&line[body_end.max(at)..]));
+            text
+        }
+        _ => String::from_utf8_lossy(line).into_owned(),
+    }
+}
+
+/// Quotes a line the way the reference log does (Ruby's `inspect`): `"220 ok\r\n"`.
+pub fn quote(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len() + 8);
+    out.push('"');
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\r' => out.push_str("\\r"),
+                '\n' => out.push_str("\\n"),
+                '\t' => out.push_str("\\t"),
+                '\x1b' => out.push_str("\\e"),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02X}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn log_line(event: &Event, render: Render) -> String {
+    match event {
+        Event::Opened { .. } => "Connection opened:".to_owned(),
+        Event::Server(line) => format!("-> {}", quote(line)),
+        Event::Client { line, secret_from } => {
+            format!("<- {}", quote(client_text(line, *secret_from, render).as_bytes()))
+        }
+        Event::TlsStarted { .. } => "TLS connection started".to_owned(),
+        Event::TlsFailed { error } => format!("TLS handshake failed: {error}"),
+        Event::ClearTextDiscarded { bytes } => {
+            format!("Discarded {bytes} bytes sent in clear text after STARTTLS")
+        }
+        Event::MessageCaptured { mail_from, rcpt_to, size } => {
+            let to: Vec<String> = rcpt_to.iter().map(|r| format!("<{r}>")).collect();
+            format!("Message captured: from=<{mail_from}> to={} size={size}", to.join(","))
+        }
+        Event::Diverged { step_line, expected } => {
+            format!("Scenario diverged: line {step_line} expected {}", quote(expected.as_bytes()))
+        }
+        Event::Closed { by, reason } => match reason {
+            Some(reason) => format!("Connection closed by {by} ({reason})"),
+            None => format!("Connection closed by {by}"),
+        },
+    }
+}
+
+fn json_event(event: &Event, render: Render) -> serde_json::Value {
+    match event {
+        Event::Opened { peer } => json!({"event": "opened", "peer": peer}),
+        Event::Server(line) => json!({"event": "server", "line": String::from_utf8_lossy(line)}),
+        Event::Client { line, secret_from } => json!({
+            "event": "client",
+            "line": client_text(line, *secret_from, render),
+            "redacted": secret_from.is_some() && !render.show_secrets,
+        }),
+        Event::TlsStarted { version, cipher } => {
+            json!({"event": "tls_started", "version": version, "cipher": cipher})
+        }
+        Event::TlsFailed { error } => json!({"event": "tls_failed", "error": error}),
+        Event::ClearTextDiscarded { bytes } => json!({"event": "clear_text_discarded", "bytes": bytes}),
+        Event::MessageCaptured { mail_from, rcpt_to, size } => {
+            json!({"event": "message_captured", "mail_from": mail_from, "rcpt_to": rcpt_to, "size": size})
+        }
+        Event::Diverged { step_line, expected } => {
+            json!({"event": "diverged", "step_line": step_line, "expected": expected})
+        }
+        Event::Closed { by, reason } => json!({"event": "closed", "by": by, "reason": reason}),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Transcript {
+        let mut t = Transcript::new(1);
+        t.push(Event::Opened { peer: "127.0.0.1:5".into() });
+        t.push(Event::Server(b"220 ESMTP nt3sm2942435pbc.14\r\n".to_vec()));
+        t.push(Event::Client { line: b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n".to_vec(), secret_from: Some(11) });
+        t.push(Event::Client { line: b"dGhpc2lzbXlAYWRkcmVzcy5jb20=\r\n".to_vec(), secret_from: Some(0) });
+        t.push(Event::TlsStarted { version: "TLSv1.3".into(), cipher: "X".into() });
+        t.push(Event::Closed { by: Closer::Client, reason: None });
+        t
+    }
+
+    #[test]
+    fn log_format_matches_the_reference_and_redacts() {
+        assert_eq!(
+            sample().to_log(Render::default()),
+            "Connection opened:\n-> \"220 ESMTP nt3sm2942435pbc.14\\r\\n\"\n<- \"AUTH PLAIN [redacted]\\r\\n\"\n<- \"[redacted]\\r\\n\"\nTLS connection started\nConnection closed by client\n"
+        );
+        let shown = sample().to_log(Render { show_secrets: true });
+        assert!(shown.contains("AUTH PLAIN AGFsaWNlAHMzY3JldA=="), "{shown}");
+        assert!(!sample().to_json_lines(Render::default()).contains("AGFsaWNl"));
+    }
+
+    #[test]
+    fn quote_escapes_like_ruby_inspect() {
+        assert_eq!(quote(b"a\"b\\\x01\xff\r\n"), "\"a\\\"b\\\\\\x01\\xFF\\r\\n\"");
+        assert_eq!(quote("é".as_bytes()), "\"é\"");
+    }
+}

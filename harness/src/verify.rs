@@ -1,0 +1,134 @@
+//! Checks a connection's transcript against the scenario's expectations and script.
+
+use crate::pattern::Pattern;
+use crate::scenario::{Atom, Expectation, ExpectationKind};
+use crate::transcript::{Event, Transcript};
+
+/// One expectation (or the script) that a connection did not meet.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    /// The scenario line of the expectation or script step.
+    pub line: usize,
+    /// What was expected, as written.
+    pub expected: String,
+    /// What happened instead.
+    pub actual: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "line {}: expected {}, but {}", self.line, self.expected, self.actual)
+    }
+}
+
+/// What an expectation can see: commands, reply codes and TLS starts, in order.
+#[derive(Debug)]
+enum Fact<'a> {
+    Command(String),
+    Reply(u16),
+    Tls,
+    Message,
+    _Other(&'a Event),
+}
+
+fn facts(transcript: &Transcript) -> Vec<Fact<'_>> {
+    let mut out = Vec::new();
+    for event in &transcript.events {
+        match event {
+            // SASL responses (secret from the first byte) are not commands.
+            Event::Client { secret_from: Some(0), .. } => {}
+            Event::Client { line, .. } => {
+                let text = String::from_utf8_lossy(line);
+                out.push(Fact::Command(text.trim_end_matches(['\r', '\n']).to_owned()));
+            }
+            Event::Server(line) if line.get(3) != Some(&b'-') => {
+                let code = std::str::from_utf8(line.get(..3).unwrap_or_default())
+                    .ok()
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+                out.push(Fact::Reply(code));
+            }
+            Event::TlsStarted { .. } => out.push(Fact::Tls),
+            Event::MessageCaptured { .. } => out.push(Fact::Message),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is(atom: &Atom, fact: &Fact<'_>) -> bool {
+    match (atom, fact) {
+        (Atom::Tls, Fact::Tls) => true,
+        (Atom::Reply(code), Fact::Reply(c)) => code == c,
+        (Atom::Verb(verb), Fact::Command(line)) => {
+            line.split_ascii_whitespace().next().is_some_and(|v| v.eq_ignore_ascii_case(verb))
+        }
+        (Atom::Line(pattern), Fact::Command(line)) => Pattern::matches(pattern, line),
+        _ => false,
+    }
+}
+
+fn describe(atom: &Atom) -> String {
+    match atom {
+        Atom::Tls => "TLS".to_owned(),
+        Atom::Reply(code) => format!("a {code} reply"),
+        Atom::Verb(verb) => verb.clone(),
+        Atom::Line(p) => format!("{:?}", p.as_str()),
+    }
+}
+
+/// Checks every expectation against one transcript; returns those not met.
+pub fn check(expectations: &[Expectation], transcript: &Transcript) -> Vec<Failure> {
+    let facts = facts(transcript);
+    let first = |atom: &Atom| facts.iter().position(|f| is(atom, f));
+    let count = |atom: &Atom| facts.iter().filter(|f| is(atom, f)).count();
+    let mut failures = Vec::new();
+    for exp in expectations {
+        let problem = match &exp.kind {
+            ExpectationKind::Occurs { event, times: None } => {
+                (count(event) == 0).then(|| format!("{} never happened", describe(event)))
+            }
+            ExpectationKind::Occurs { event, times: Some(n) } => {
+                let got = count(event);
+                (got != *n as usize).then(|| format!("{} happened {got} time(s)", describe(event)))
+            }
+            ExpectationKind::Never(event) => {
+                let got = count(event);
+                (got > 0).then(|| format!("{} happened {got} time(s)", describe(event)))
+            }
+            ExpectationKind::Before { first: a, later: b } => match (first(a), first(b)) {
+                (_, None) => None,
+                (Some(i), Some(j)) if i < j => None,
+                (None, Some(_)) => Some(format!("{} came without {} before it", describe(b), describe(a))),
+                (Some(_), Some(_)) => Some(format!("{} came before {}", describe(b), describe(a))),
+            },
+            ExpectationKind::After { then: a, anchor: b } => match first(b) {
+                None => Some(format!("{} never happened", describe(b))),
+                Some(j) => (!facts[j + 1..].iter().any(|f| is(a, f)))
+                    .then(|| format!("{} did not follow {}", describe(a), describe(b))),
+            },
+            ExpectationKind::Messages(n) => {
+                let got = facts.iter().filter(|f| matches!(f, Fact::Message)).count();
+                (got != *n as usize).then(|| format!("{got} message(s) were accepted"))
+            }
+            ExpectationKind::ClosedBy(side) => match transcript.closed_by() {
+                Some(by) if by == *side => None,
+                Some(by) => Some(format!("the {by} closed the connection")),
+                None => Some("the connection is still open".to_owned()),
+            },
+        };
+        if let Some(actual) = problem {
+            failures.push(Failure { line: exp.line, expected: exp.text.clone(), actual });
+        }
+    }
+    for event in &transcript.events {
+        if let Event::Diverged { step_line, expected } = event {
+            failures.push(Failure {
+                line: *step_line,
+                expected: format!("the client line {expected:?} of the script"),
+                actual: "the client left the script there".to_owned(),
+            });
+        }
+    }
+    failures
+}
