@@ -1,0 +1,242 @@
+//! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken or
+//! `check` found a broken file; 2 bad usage or a scenario that cannot be loaded; 3 the
+//! environment failed (cannot listen, cannot write a file).
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use smtp_harness::certs::{self, CertSource};
+use smtp_harness::server::SessionRecord;
+use smtp_harness::{FakeSmtpServer, Render, Scenario};
+
+/// A scriptable fake SMTP server and conformance harness.
+#[derive(Parser, Debug)]
+#[command(name = "smtp-harness", version, about, long_about = None, after_help = EXIT_CODES)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 expectations broken (serve --once) or broken files (check); \
+2 bad usage or a scenario that cannot be loaded; 3 cannot listen or write.";
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve a scenario to every connection until SIGINT/SIGTERM (or after one with --once).
+    ///
+    /// The first line on stdout is `listening on ADDR`. Each connection's transcript is
+    /// appended to --transcript when it closes; a one-line verdict per connection goes to stderr.
+    Serve {
+        /// The scenario file to play.
+        scenario: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: String,
+        /// Append each connection's transcript to this file.
+        #[arg(long)]
+        transcript: Option<PathBuf>,
+        /// Transcript format.
+        #[arg(long, value_enum, default_value_t = Format::Log)]
+        format: Format,
+        /// Write AUTH payloads and passwords into the transcript instead of [redacted].
+        #[arg(long)]
+        show_secrets: bool,
+        /// Exit after the first connection closes (exit code 1 if it broke expectations).
+        #[arg(long)]
+        once: bool,
+        /// Read certificates from this directory (as written by `smtp-harness certs`) instead
+        /// of the built-in ones.
+        #[arg(long)]
+        certs: Option<PathBuf>,
+    },
+    /// Validate scenario files (directories are searched for *.scn).
+    Check {
+        /// Files or directories.
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+    },
+    /// (Re)generate the test CA and certificate variants with rcgen.
+    Certs {
+        /// Directory to write into.
+        #[arg(long, default_value = "certs")]
+        out: PathBuf,
+    },
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum)]
+enum Format {
+    /// The reference log format (`-> "220 …\r\n"`).
+    Log,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Runs the CLI and maps the outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve { scenario, listen, transcript, format, show_secrets, once, certs } => {
+            run_serve(ServeArgs { scenario, listen, transcript, format, show_secrets, once, certs })
+        }
+        Command::Check { paths } => run_check(&paths),
+        Command::Certs { out } => run_certs(&out),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(3)
+        }
+    }
+}
+
+struct ServeArgs {
+    scenario: PathBuf,
+    listen: String,
+    transcript: Option<PathBuf>,
+    format: Format,
+    show_secrets: bool,
+    once: bool,
+    certs: Option<PathBuf>,
+}
+
+fn run_serve(args: ServeArgs) -> Result<ExitCode> {
+    let scenario = match Scenario::from_file(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(serve(scenario, args))
+}
+
+async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut builder = FakeSmtpServer::builder(scenario)
+        .listen(args.listen.clone())
+        .keep_records(false)
+        .verify_on_drop(false)
+        .on_session_closed(tx);
+    if let Some(dir) = &args.certs {
+        builder = builder.certificates(CertSource::Dir(dir.clone()));
+    }
+    if args.once {
+        builder = builder.accept_limit(1);
+    }
+    let server = builder.start().await.context("cannot start the server")?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", server.addr())?;
+        stdout.flush()?;
+    }
+    let render = Render { show_secrets: args.show_secrets };
+    let mut all_passed = true;
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot watch SIGTERM")?;
+    loop {
+        tokio::select! {
+            record = rx.recv() => {
+                let Some(record) = record else { break };
+                all_passed &= record.passed();
+                report(&record, args.transcript.as_deref(), args.format, render)?;
+                if args.once {
+                    break;
+                }
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    server.shutdown().await;
+    // Connections that were still open when the signal came have closed now.
+    while let Ok(record) = rx.try_recv() {
+        all_passed &= record.passed();
+        report(&record, args.transcript.as_deref(), args.format, render)?;
+    }
+    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn report(record: &SessionRecord, file: Option<&Path>, format: Format, render: Render) -> Result<()> {
+    let closed = record.transcript.closed_by().map_or("open".to_owned(), |c| format!("closed by {c}"));
+    if record.passed() {
+        eprintln!("connection {}: {closed}; expectations met", record.transcript.session);
+    } else {
+        eprintln!("connection {}: {closed}; {} expectation(s) broken:", record.transcript.session, record.failures.len());
+        for f in &record.failures {
+            eprintln!("  - {f}");
+        }
+    }
+    if let Some(path) = file {
+        let text = match format {
+            Format::Log => record.transcript.to_log(render),
+            Format::Json => record.transcript.to_json_lines(render),
+        };
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {
+    let mut files = Vec::new();
+    for path in paths {
+        collect_scenarios(path, &mut files).with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    if files.is_empty() {
+        eprintln!("error: no scenario files (*.scn) found in {}", display_list(paths));
+        return Ok(ExitCode::from(2));
+    }
+    let mut broken = 0;
+    for file in &files {
+        match Scenario::from_file(file) {
+            Ok(s) => println!("ok      {}  ({})", file.display(), s.name),
+            Err(e) => {
+                broken += 1;
+                println!("broken  {e}");
+            }
+        }
+    }
+    println!("{} file(s) checked, {} broken", files.len(), broken);
+    Ok(if broken == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn display_list(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+}
+
+/// Adds `path` if it is a file, or every `*.scn` below it (sorted) if it is a directory.
+fn collect_scenarios(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    if !path.is_dir() {
+        // A missing file is reported by the loader with its name.
+        out.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            collect_scenarios(&entry, out)?;
+        } else if entry.extension().is_some_and(|e| e == "scn") {
+            out.push(entry);
+        }
+    }
+    Ok(())
+}
+
+fn run_certs(out: &Path) -> Result<ExitCode> {
+    let files = certs::generate(out).with_context(|| format!("cannot write certificates to {}", out.display()))?;
+    for f in files {
+        println!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
