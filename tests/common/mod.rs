@@ -1,0 +1,178 @@
+//! Helpers shared by the integration tests: paths into the repository, a raw SMTP client that
+//! writes exact bytes (plain or TLS), and lettre transports that trust the test CA.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use smtp_harness::{FakeSmtpServer, Scenario};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufStream};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+/// Every wait in the tests is bounded by this.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A path relative to the repository root.
+pub fn repo(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+}
+
+/// Loads a shipped scenario, e.g. `reference/auth-login-535.scn`.
+pub fn shipped(name: &str) -> Scenario {
+    Scenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+}
+
+/// Parses an inline scenario.
+pub fn inline(text: &str) -> Scenario {
+    Scenario::parse(text, "<inline>").expect("inline scenario parses")
+}
+
+/// Starts a server that does not panic on drop (the test looks at the records itself).
+pub async fn server(scenario: Scenario) -> FakeSmtpServer {
+    FakeSmtpServer::builder(scenario).verify_on_drop(false).start().await.expect("server starts")
+}
+
+/// The test CA, PEM.
+pub fn ca_pem() -> &'static str {
+    smtp_harness::certs::embedded_ca_pem()
+}
+
+enum Conn {
+    Plain(BufStream<TcpStream>),
+    Tls(Box<BufStream<TlsStream<TcpStream>>>),
+    Gone,
+}
+
+/// A raw SMTP client: writes exactly what it is told and reads whole replies.
+pub struct RawClient {
+    conn: Conn,
+}
+
+/// One reply as received: its code and its lines without CRLF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Received {
+    pub fn last_text(&self) -> &str {
+        self.lines.last().map_or("", |l| l.get(4..).unwrap_or(""))
+    }
+}
+
+impl RawClient {
+    pub async fn connect(addr: std::net::SocketAddr) -> Self {
+        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+        tcp.set_nodelay(true).expect("nodelay");
+        RawClient { conn: Conn::Plain(BufStream::new(tcp)) }
+    }
+
+    /// Connects and runs the TLS handshake at once (implicit TLS).
+    pub async fn connect_tls(addr: std::net::SocketAddr) -> Self {
+        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+        let tls = handshake(tcp).await.expect("TLS handshake");
+        RawClient { conn: Conn::Tls(Box::new(BufStream::new(tls))) }
+    }
+
+    /// Writes bytes as they are.
+    pub async fn send(&mut self, bytes: &str) {
+        self.send_bytes(bytes.as_bytes()).await;
+    }
+
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        let io = async {
+            match &mut self.conn {
+                Conn::Plain(s) => {
+                    s.write_all(bytes).await?;
+                    s.flush().await
+                }
+                Conn::Tls(s) => {
+                    s.write_all(bytes).await?;
+                    s.flush().await
+                }
+                Conn::Gone => Ok(()),
+            }
+        };
+        tokio::time::timeout(WAIT, io).await.expect("write in time").expect("write");
+    }
+
+    /// Reads one line (with CRLF); `None` at EOF.
+    pub async fn line(&mut self) -> Option<String> {
+        let mut line = String::new();
+        let read = async {
+            match &mut self.conn {
+                Conn::Plain(s) => s.read_line(&mut line).await,
+                Conn::Tls(s) => s.read_line(&mut line).await,
+                Conn::Gone => Ok(0),
+            }
+        };
+        let n = tokio::time::timeout(WAIT, read).await.expect("reply in time").unwrap_or(0);
+        (n > 0).then_some(line)
+    }
+
+    /// Reads one whole reply (all lines of a multi-line reply).
+    ///
+    /// # Panics
+    /// On EOF or a malformed line.
+    pub async fn reply(&mut self) -> Received {
+        self.try_reply().await.expect("a reply before EOF")
+    }
+
+    /// Reads one whole reply, or `None` at EOF.
+    pub async fn try_reply(&mut self) -> Option<Received> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line().await?;
+            assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
+            let line = line.trim_end_matches("\r\n").to_owned();
+            assert!(smtp_harness::reply::is_reply_line(&line), "malformed reply line {line:?}");
+            let more = line.as_bytes().get(3) == Some(&b'-');
+            lines.push(line);
+            if !more {
+                break;
+            }
+        }
+        let code = lines[0][..3].parse().expect("code");
+        Some(Received { code, lines })
+    }
+
+    /// Sends a command and reads its reply.
+    pub async fn cmd(&mut self, line: &str) -> Received {
+        self.send(&format!("{line}\r\n")).await;
+        self.reply().await
+    }
+
+    /// Upgrades to TLS (after a 220 to STARTTLS), trusting the test CA, name "localhost".
+    pub async fn starttls(&mut self) {
+        let tcp = match std::mem::replace(&mut self.conn, Conn::Gone) {
+            Conn::Plain(s) => s.into_inner(),
+            _ => panic!("already TLS"),
+        };
+        let tls = handshake(tcp).await.expect("TLS handshake");
+        self.conn = Conn::Tls(Box::new(BufStream::new(tls)));
+    }
+
+    /// `true` once the server has closed the connection (EOF within the wait).
+    pub async fn closed(&mut self) -> bool {
+        self.line().await.is_none()
+    }
+}
+
+/// A TLS handshake as a client that trusts the test CA.
+pub async fn handshake(tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
+    let config = smtp_harness::tls::client_config_trusting(ca_pem()).expect("client config");
+    let connector = TlsConnector::from(Arc::clone(&config));
+    let name = ServerName::try_from("localhost").expect("name").to_owned();
+    tokio::time::timeout(WAIT, connector.connect(name, tcp)).await.expect("handshake in time")
+}
+
+/// Base64, for AUTH payloads.
+pub fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
