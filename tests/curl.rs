@@ -1,1 +1,250 @@
-//! placeholder
+//! curl (libcurl, OpenSSL) against the fake server: the reference 535 through STARTTLS, a
+//! successful upload with a dot-stuffed line, implicit TLS (`smtps://`) and certificate
+//! verification.
+//!
+//! curl must be installed (`scripts/setup`); the tests fail, not skip, when it is missing.
+
+#[path = "common/external.rs"]
+mod external;
+
+use external::{
+    CA_PEM, SERVER_WAIT, TempFile, assert_in_order, b64, inline, only_session, run_client, server,
+    shipped,
+};
+use smtp_harness::{FakeSmtpServer, Render};
+
+/// curl's exit code for CURLE_LOGIN_DENIED.
+const CURL_LOGIN_DENIED: i32 = 67;
+/// curl's exit code for CURLE_PEER_FAILED_VERIFICATION.
+const CURL_PEER_FAILED_VERIFICATION: i32 = 60;
+
+/// A message with a line starting with a dot (which curl must stuff and the server unstuff).
+const MESSAGE: &[u8] = b"From: a@example.com\r\nTo: b@example.com\r\nSubject: curl test\r\n\r\n\
+first line\r\n.hidden\r\n..leading dot\r\nlast line\r\n";
+
+/// The URL for `scheme` on the server's port, connecting to `host`. The path is the EHLO name.
+fn url(scheme: &str, host: &str, server: &FakeSmtpServer) -> String {
+    format!("{scheme}://{host}:{}/client.example", server.port())
+}
+
+/// Verbose curl uploading `file` from a@example.com to b@example.com, trusting only the test CA
+/// and requiring TLS, with the `extra` options (credentials, `--resolve`).
+fn curl_args(url: &str, file: &TempFile, extra: &[&str]) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--silent",
+        "--show-error",
+        "--verbose",
+        url,
+        "--ssl-reqd",
+        "--cacert",
+        CA_PEM,
+        "--mail-from",
+        "a@example.com",
+        "--mail-rcpt",
+        "b@example.com",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push("--upload-file".into());
+    args.push(file.path().display().to_string());
+    args
+}
+
+#[tokio::test]
+async fn reference_scenario_curl_sees_the_two_line_535_after_starttls_and_exits_with_login_denied()
+{
+    // Arrange
+    let server = server(shipped("reference/auth-login-535.scn")).await;
+    let file = TempFile::new("curl-reference", MESSAGE);
+    let args = curl_args(
+        &url("smtp", "127.0.0.1", &server),
+        &file,
+        &[
+            "--user",
+            "me@example.com:secret",
+            "--login-options",
+            "AUTH=LOGIN",
+        ],
+    );
+
+    // Act
+    let curl = run_client("curl", &args).await;
+
+    // Assert: login denied, with both 535 lines in the verbose output, after a verified TLS start.
+    assert_eq!(curl.code(), Some(CURL_LOGIN_DENIED), "{curl}");
+    assert_in_order(
+        &curl.stderr,
+        &[
+            "> STARTTLS",
+            "SSL certificate verify ok.",
+            "> AUTH LOGIN",
+            "< 535-5.7.1 Username and Password not accepted. Learn more at",
+            "< 535 5.7.1 nt3sm2942435pbc.14",
+            "curl: (67)",
+        ],
+        &curl,
+    );
+
+    // Assert: the server saw STARTTLS, the handshake, AUTH LOGIN and the two (redacted) answers.
+    let record = only_session(&server).await;
+    let log = record.transcript.to_string();
+    assert_in_order(
+        &log,
+        &[
+            r#"<- "STARTTLS\r\n""#,
+            "TLS connection started",
+            r#"<- "AUTH LOGIN\r\n""#,
+            r#"<- "[redacted]\r\n""#,
+            r#"<- "[redacted]\r\n""#,
+            r#"-> "535-5.7.1 Username and Password not accepted. Learn more at\r\n""#,
+            r#"-> "535 5.7.1 nt3sm2942435pbc.14\r\n""#,
+        ],
+        &curl,
+    );
+    assert_eq!(log.matches(r#"<- "[redacted]\r\n""#).count(), 2, "{log}");
+    let (user, password) = (b64("me@example.com"), b64("secret"));
+    assert!(
+        !log.contains(&user) && !log.contains(&password),
+        "credentials leaked:\n{log}"
+    );
+    let secret_log = record.transcript.to_log(Render { show_secrets: true });
+    assert!(
+        secret_log.contains(&format!("<- \"{user}\\r\\n\"")),
+        "{secret_log}"
+    );
+    assert!(
+        secret_log.contains(&format!("<- \"{password}\\r\\n\"")),
+        "{secret_log}"
+    );
+    assert!(!log.contains("<- \"MAIL"), "{log}");
+    assert!(
+        record.passed(),
+        "expectations broken: {:?}\n{log}",
+        record.failures
+    );
+}
+
+#[tokio::test]
+async fn success_scenario_curl_uploads_the_file_through_starttls_and_auth_byte_for_byte() {
+    // Arrange: connect by name, so curl checks the certificate's `localhost` name.
+    let server = server(shipped("basic/starttls-auth-success.scn")).await;
+    let file = TempFile::new("curl-success", MESSAGE);
+    let resolve = format!("localhost:{}:127.0.0.1", server.port());
+    let args = curl_args(
+        &url("smtp", "localhost", &server),
+        &file,
+        &["--resolve", &resolve, "--user", "alice:s3cret"],
+    );
+
+    // Act
+    let curl = run_client("curl", &args).await;
+
+    // Assert
+    assert_eq!(curl.code(), Some(0), "{curl}");
+    let messages = server
+        .wait_for_messages(1, SERVER_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{curl}"));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let message = &messages[0];
+    assert_eq!(message.helo.as_deref(), Some("client.example"));
+    assert_eq!(message.mail_from, "a@example.com");
+    assert_eq!(message.rcpt_to, ["b@example.com"]);
+    assert!(message.tls, "the message must arrive inside TLS");
+    assert_eq!(message.authenticated_as.as_deref(), Some("alice"));
+    // curl stuffs ".hidden" to "..hidden" on the wire; the server must give back the file as is.
+    assert_eq!(
+        message.data_str(),
+        String::from_utf8_lossy(MESSAGE),
+        "the captured content differs from the uploaded file"
+    );
+    let record = only_session(&server).await;
+    let log = record.transcript.to_string();
+    assert_in_order(
+        &log,
+        &[
+            r#"<- "STARTTLS\r\n""#,
+            "TLS connection started",
+            r#"-> "235 "#,
+            r#"<- "DATA\r\n""#,
+        ],
+        &curl,
+    );
+    assert!(record.passed(), "{:?}\n{log}", record.failures);
+}
+
+#[tokio::test]
+async fn implicit_tls_curl_smtps_authenticates_with_plain_and_delivers() {
+    // Arrange
+    let server = server(shipped("basic/implicit-tls.scn")).await;
+    let file = TempFile::new("curl-smtps", MESSAGE);
+    let resolve = format!("localhost:{}:127.0.0.1", server.port());
+    let args = curl_args(
+        &url("smtps", "localhost", &server),
+        &file,
+        &[
+            "--resolve",
+            &resolve,
+            "--user",
+            "alice:s3cret",
+            "--login-options",
+            "AUTH=PLAIN",
+        ],
+    );
+
+    // Act
+    let curl = run_client("curl", &args).await;
+
+    // Assert
+    assert_eq!(curl.code(), Some(0), "{curl}");
+    let messages = server
+        .wait_for_messages(1, SERVER_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{curl}"));
+    assert_eq!(messages[0].mail_from, "a@example.com");
+    assert_eq!(messages[0].rcpt_to, ["b@example.com"]);
+    assert!(messages[0].tls);
+    assert_eq!(messages[0].authenticated_as.as_deref(), Some("alice"));
+    assert_eq!(messages[0].data_str(), String::from_utf8_lossy(MESSAGE));
+    let record = only_session(&server).await;
+    let log = record.transcript.to_string();
+    // TLS comes before the greeting, and no STARTTLS is needed.
+    assert_in_order(
+        &log,
+        &[
+            "TLS connection started",
+            r#"-> "220 smtps.harness.test"#,
+            r#"<- "AUTH PLAIN"#,
+            r#"-> "235 "#,
+        ],
+        &curl,
+    );
+    assert!(!log.contains("STARTTLS"), "{log}");
+    assert!(record.passed(), "{:?}\n{log}", record.failures);
+}
+
+#[tokio::test]
+async fn self_signed_certificate_curl_refuses_the_peer_and_exits_60() {
+    // Arrange
+    let server = server(inline("name Self-signed\ncertificate self-signed\n")).await;
+    let file = TempFile::new("curl-self-signed", MESSAGE);
+    let args = curl_args(&url("smtp", "127.0.0.1", &server), &file, &[]);
+
+    // Act
+    let curl = run_client("curl", &args).await;
+
+    // Assert: curl stops at the handshake and sends nothing more.
+    assert_eq!(curl.code(), Some(CURL_PEER_FAILED_VERIFICATION), "{curl}");
+    assert!(curl.stderr.contains("curl: (60)"), "{curl}");
+    assert!(!curl.stderr.contains("> MAIL FROM"), "{curl}");
+    let record = only_session(&server).await;
+    let log = record.transcript.to_string();
+    assert_in_order(
+        &log,
+        &[r#"<- "STARTTLS\r\n""#, "TLS handshake failed:"],
+        &curl,
+    );
+    assert!(!log.contains("TLS connection started"), "{log}");
+    assert!(server.messages().is_empty());
+}

@@ -28,7 +28,9 @@ pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/ca.pem")
 
 /// A shipped scenario, by its path under `scenarios/` (e.g. `basic/implicit-tls.scn`).
 pub fn shipped(relative: &str) -> Scenario {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios").join(relative);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../scenarios")
+        .join(relative);
     Scenario::from_file(&path).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
 }
 
@@ -39,7 +41,9 @@ pub fn inline(text: &str) -> Scenario {
 
 /// Starts a server for `scenario` that panics on drop if the client broke expectations.
 pub async fn server(scenario: Scenario) -> FakeSmtpServer {
-    FakeSmtpServer::start(scenario).await.expect("the fake server starts")
+    FakeSmtpServer::start(scenario)
+        .await
+        .expect("the fake server starts")
 }
 
 /// Starts a server for a test that expects the client to break the scenario's expectations.
@@ -57,7 +61,11 @@ pub async fn only_session(server: &FakeSmtpServer) -> SessionRecord {
         .wait_for_sessions(1, SERVER_WAIT)
         .await
         .unwrap_or_else(|e| panic!("the client's connection was not recorded: {e}"));
-    assert_eq!(records.len(), 1, "expected exactly one connection, got {records:#?}");
+    assert_eq!(
+        records.len(),
+        1,
+        "expected exactly one connection, got {records:#?}"
+    );
     records.remove(0)
 }
 
@@ -119,7 +127,9 @@ pub async fn run_client<S: AsRef<OsStr>>(program: &str, args: &[S]) -> ClientRun
     // On timeout the future, and with it the child, is dropped: kill_on_drop ends the process.
     let output = tokio::time::timeout(CLIENT_TIMEOUT, child.wait_with_output())
         .await
-        .unwrap_or_else(|_| panic!("`{program}` did not finish within {CLIENT_TIMEOUT:?}; killed it"))
+        .unwrap_or_else(|_| {
+            panic!("`{program}` did not finish within {CLIENT_TIMEOUT:?}; killed it")
+        })
         .unwrap_or_else(|e| panic!("cannot collect the output of `{program}`: {e}"));
     ClientRun {
         program: program.to_owned(),

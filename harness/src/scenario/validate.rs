@@ -53,6 +53,28 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
         ));
     }
 
+    // A 220 to STARTTLS must be followed by the handshake (or a deliberate fault).
+    let mut last_expect: Option<&crate::pattern::Pattern> = None;
+    for (i, step) in scenario.script.iter().enumerate() {
+        match &step.kind {
+            StepKind::Expect(p) => last_expect = Some(p),
+            StepKind::Send(reply)
+                if reply.code() == 220 && last_expect.is_some_and(|p| p.matches("STARTTLS")) =>
+            {
+                let next = scenario.script.get(i + 1).map(|s| &s.kind);
+                if !matches!(next, Some(StepKind::Tls | StepKind::Pause(_) | StepKind::Close)) {
+                    return Err(invalid(
+                        step.line,
+                        "a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)".into(),
+                    ));
+                }
+                last_expect = None;
+            }
+            StepKind::Send(_) => last_expect = None,
+            _ => {}
+        }
+    }
+
     // Rules: each must be able to match.
     for (i, rule) in scenario.rules.iter().enumerate() {
         if rule.verb == "AUTH" && rule.auth.checks_credentials() {
@@ -80,6 +102,17 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                     if earlier.is_catch_all() { format!("every {}", rule.verb) } else { "the same commands".to_owned() }
                 ),
             ));
+        }
+        if rule.verb == "STARTTLS" {
+            let first_reply = rule.actions.iter().position(|a| matches!(a, Action::Reply(r) if r.code() == 220));
+            if let Some(i) = first_reply
+                && !matches!(rule.actions.get(i + 1), Some(Action::Tls | Action::Pause(_) | Action::Close))
+            {
+                return Err(invalid(
+                    rule.line,
+                    "a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)".into(),
+                ));
+            }
         }
         if let Some(close) = rule.actions.iter().position(|a| *a == Action::Close)
             && close + 1 < rule.actions.len()

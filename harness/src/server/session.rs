@@ -778,7 +778,9 @@ impl Session {
                 if at_line_start && prev_crlf && line == b".\r\n" {
                     return Ok(content);
                 }
-                let body = if at_line_start && line.first() == Some(&b'.') { &line[1..] } else { &line[..] };
+                // Dot-stuffing applies at the start of a CRLF-terminated line only.
+                let stuffed = at_line_start && prev_crlf && line.first() == Some(&b'.');
+                let body = if stuffed { &line[1..] } else { &line[..] };
                 line_len += line.len();
                 content.long_line |= line_len > MAX_TEXT_LINE;
                 append_limited(&mut content, body, limit);
@@ -789,7 +791,8 @@ impl Session {
             if self.inbuf.len() > MAX_TEXT_LINE {
                 // A partial line already over the limit: keep reading, do not hold it all.
                 let chunk = std::mem::take(&mut self.inbuf);
-                let body = if at_line_start && chunk.first() == Some(&b'.') { &chunk[1..] } else { &chunk[..] };
+                let stuffed = at_line_start && prev_crlf && chunk.first() == Some(&b'.');
+                let body = if stuffed { &chunk[1..] } else { &chunk[..] };
                 line_len += chunk.len();
                 content.long_line = true;
                 append_limited(&mut content, body, limit);
