@@ -20,8 +20,15 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 }
 
 async fn output(args: &[&str]) -> std::process::Output {
-    let run = Command::new(BIN).args(args).current_dir(repo("")).kill_on_drop(true).output();
-    tokio::time::timeout(WAIT, run).await.expect("finishes in time").expect("runs")
+    let run = Command::new(BIN)
+        .args(args)
+        .current_dir(repo(""))
+        .kill_on_drop(true)
+        .output();
+    tokio::time::timeout(WAIT, run)
+        .await
+        .expect("finishes in time")
+        .expect("runs")
 }
 
 /// Starts `serve` and returns the child and the address from its first stdout line.
@@ -37,13 +44,22 @@ async fn serve(args: &[&str]) -> (Child, std::net::SocketAddr) {
         .expect("spawns");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(WAIT, lines.next_line()).await.expect("first line in time").expect("read").expect("a line");
-    let addr = first.strip_prefix("listening on ").unwrap_or_else(|| panic!("first line was {first:?}"));
+    let first = tokio::time::timeout(WAIT, lines.next_line())
+        .await
+        .expect("first line in time")
+        .expect("read")
+        .expect("a line");
+    let addr = first
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line was {first:?}"));
     (child, addr.parse().expect("address"))
 }
 
 async fn wait(child: &mut Child) -> std::process::ExitStatus {
-    tokio::time::timeout(WAIT, child.wait()).await.expect("exits in time").expect("waited")
+    tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits in time")
+        .expect("waited")
 }
 
 #[tokio::test]
@@ -51,7 +67,10 @@ async fn check_accepts_the_shipped_scenarios() {
     let out = output(&["check", "scenarios"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
-    assert!(stdout.contains("ok      scenarios/reference/auth-login-535.scn"), "{stdout}");
+    assert!(
+        stdout.contains("ok      scenarios/reference/auth-login-535.scn"),
+        "{stdout}"
+    );
     assert!(stdout.contains(" 0 broken"), "{stdout}");
 }
 
@@ -65,7 +84,10 @@ async fn check_names_file_line_and_column_of_a_broken_scenario_and_exits_1() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     let bad = dir.join("bad.scn");
     assert!(
-        stdout.contains(&format!("broken  {}:3:4: expected a reply line", bad.display())),
+        stdout.contains(&format!(
+            "broken  {}:3:4: expected a reply line",
+            bad.display()
+        )),
         "{stdout}"
     );
     assert!(stdout.contains("2 file(s) checked, 1 broken"), "{stdout}");
@@ -79,7 +101,10 @@ async fn serve_refuses_a_broken_scenario_with_exit_2() {
     let out = output(&["serve", path.to_str().expect("utf8")]).await;
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("bad.scn:1: `implicit-tls` needs a certificate"), "{stderr}");
+    assert!(
+        stderr.contains("bad.scn:1: `implicit-tls` needs a certificate"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -106,9 +131,21 @@ async fn serve_once_plays_the_scenario_writes_the_transcript_and_exits_by_verdic
     assert!(log.starts_with("Connection opened:\n-> \"220 mx.harness.test ESMTP smtp-harness\\r\\n\"\n<- \"EHLO me\\r\\n\""), "{log}");
     let mut stderr = String::new();
     use tokio::io::AsyncReadExt;
-    child.stderr.take().expect("stderr").read_to_string(&mut stderr).await.expect("read");
-    assert!(stderr.contains("connection 1: closed by server; 1 expectation(s) broken:"), "{stderr}");
-    assert!(stderr.contains("expected messages 1, but 0 message(s) were accepted"), "{stderr}");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .await
+        .expect("read");
+    assert!(
+        stderr.contains("connection 1: closed by server; 1 expectation(s) broken:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("expected messages 1, but 0 message(s) were accepted"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -116,7 +153,14 @@ async fn serve_writes_json_lines_with_secrets_redacted_unless_asked() {
     for (show, expect_secret) in [(false, false), (true, true)] {
         let dir = temp_dir(&format!("serve-json-{show}"));
         let transcript = dir.join("t.jsonl");
-        let mut args = vec!["scenarios/bench/sink.scn", "--once", "--format", "json", "--transcript", transcript.to_str().expect("utf8")];
+        let mut args = vec![
+            "scenarios/bench/sink.scn",
+            "--once",
+            "--format",
+            "json",
+            "--transcript",
+            transcript.to_str().expect("utf8"),
+        ];
         if show {
             args.push("--show-secrets");
         }
@@ -132,7 +176,11 @@ async fn serve_writes_json_lines_with_secrets_redacted_unless_asked() {
             let value: serde_json::Value = serde_json::from_str(line).expect("each line is JSON");
             assert_eq!(value["session"], 1);
         }
-        assert_eq!(text.contains("AGFsaWNlAHMzY3JldA=="), expect_secret, "{text}");
+        assert_eq!(
+            text.contains("AGFsaWNlAHMzY3JldA=="),
+            expect_secret,
+            "{text}"
+        );
         assert!(text.contains(r#""line":"AUTH PLAIN "#), "{text}");
     }
 }
@@ -145,7 +193,11 @@ async fn serve_exits_cleanly_on_sigterm_and_sigint() {
         let mut c = RawClient::connect(addr).await;
         assert_eq!(c.reply().await.code, 220);
         let pid = child.id().expect("pid").to_string();
-        let kill = Command::new("kill").args([signal, &pid]).status().await.expect("kill runs");
+        let kill = Command::new("kill")
+            .args([signal, &pid])
+            .status()
+            .await
+            .expect("kill runs");
         assert!(kill.success());
         assert_eq!(c.reply().await.code, 421);
         let status = wait(&mut child).await;
@@ -157,8 +209,19 @@ async fn serve_exits_cleanly_on_sigterm_and_sigint() {
 async fn certs_writes_a_ca_and_every_variant() {
     let dir = temp_dir("certs");
     let out = output(&["certs", "--out", dir.to_str().expect("utf8")]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    for name in ["ca", "valid", "expired", "wrong-host", "self-signed", "unknown-ca"] {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for name in [
+        "ca",
+        "valid",
+        "expired",
+        "wrong-host",
+        "self-signed",
+        "unknown-ca",
+    ] {
         let pem = std::fs::read_to_string(dir.join(format!("{name}.pem"))).expect("cert written");
         assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"), "{name}");
         assert!(dir.join(format!("{name}.key.pem")).exists(), "{name} key");
@@ -166,15 +229,27 @@ async fn certs_writes_a_ca_and_every_variant() {
     // A server reading them from the directory presents them.
     let scenario = dir.join("s.scn");
     std::fs::write(&scenario, "certificate valid\nimplicit-tls\n").expect("write");
-    let (mut child, addr) = serve(&[scenario.to_str().expect("utf8"), "--certs", dir.to_str().expect("utf8"), "--once"]).await;
+    let (mut child, addr) = serve(&[
+        scenario.to_str().expect("utf8"),
+        "--certs",
+        dir.to_str().expect("utf8"),
+        "--once",
+    ])
+    .await;
     let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let ca = std::fs::read_to_string(dir.join("ca.pem")).expect("ca");
     let config = smtp_harness::tls::client_config_trusting(&ca).expect("config");
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").expect("name");
-    let tls = tokio::time::timeout(WAIT, tokio_rustls::TlsConnector::from(config).connect(name, tcp))
-        .await
-        .expect("in time");
-    assert!(tls.is_ok(), "the regenerated CA verifies the regenerated certificate: {tls:?}");
+    let tls = tokio::time::timeout(
+        WAIT,
+        tokio_rustls::TlsConnector::from(config).connect(name, tcp),
+    )
+    .await
+    .expect("in time");
+    assert!(
+        tls.is_ok(),
+        "the regenerated CA verifies the regenerated certificate: {tls:?}"
+    );
     drop(tls);
     let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
 }
@@ -187,5 +262,9 @@ async fn help_lists_the_commands_and_exit_codes() {
         assert!(text.contains(word), "{text}");
     }
     let out = output(&["serve"]).await;
-    assert_eq!(out.status.code(), Some(2), "missing argument is a usage error");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "missing argument is a usage error"
+    );
 }

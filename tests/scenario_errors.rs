@@ -6,26 +6,70 @@ mod common;
 use smtp_harness::Scenario;
 
 fn error(text: &str) -> String {
-    Scenario::parse(text, "x.scn").expect_err("refused").to_string()
+    Scenario::parse(text, "x.scn")
+        .expect_err("refused")
+        .to_string()
 }
 
 #[test]
 fn syntax_errors_name_line_column_and_what_was_expected() {
     for (text, expected) in [
-        ("S: 25O ok\n", r#"x.scn:1:4: expected a reply line: a code from 200 to 599, then '-', ' ' or the end of the line, found "25O ok""#),
-        ("S: 250-first\nC: EHLO *\n", r#"x.scn:1:4: expected a last line `250 text` to end the reply begun at line 1, found "250-first""#),
-        ("S: 220 hi\nfoo bar\n", r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when` or `expect`, found "foo""#),
-        ("certificate shiny\n", r#"x.scn:1:13: expected a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca), found "shiny""#),
-        ("S: 220 hi\npause soon\n", r#"x.scn:2:7: expected a duration such as 500ms, 2s or 1m, found "soon""#),
-        ("when FROB\n    S: 250 ok\n", r#"x.scn:1:6: expected an SMTP command after `when` (EHLO, HELO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT, VRFY, EXPN, HELP, STARTTLS, AUTH, ETRN), found "FROB""#),
-        ("when RCPT #0\n    S: 452 no\n", r##"x.scn:1:11: expected a count from 1 after '#', as in `#2`, found "#0""##),
-        ("when RCPT\nexpect no DATA\n", "x.scn:2:1: expected an indented rule body (`    S: 250 OK`) after the `when` line, found the end of the line"),
-        ("when RCPT\n    frobnicate\n", r#"x.scn:2:5: expected a rule action: S:, tls, pause or close, found "frobnicate""#),
-        ("expect sometimes\n", r#"x.scn:1:8: expected a command verb (AUTH), a quoted command line glob ("MAIL FROM:<*>"), a reply code (535) or tls, found "sometimes""#),
-        ("expect AUTH whenever\n", r#"x.scn:1:13: expected `times N`, `before X`, `after X` or the end of the line, found "whenever""#),
-        ("expect closed by nobody\n", r#"x.scn:1:18: expected `client` or `server`, found "nobody""#),
-        ("expect \"MAIL FROM:<*\n", r#"x.scn:1:8: expected a closing '"', found the end of the line"#),
-        ("    S: 250 ok\n", r#"x.scn:1:1: expected a setting, step, `when` or `expect` at the start of the line (only a rule's body is indented), found "S: 250 ok""#),
+        (
+            "S: 25O ok\n",
+            r#"x.scn:1:4: expected a reply line: a code from 200 to 599, then '-', ' ' or the end of the line, found "25O ok""#,
+        ),
+        (
+            "S: 250-first\nC: EHLO *\n",
+            r#"x.scn:1:4: expected a last line `250 text` to end the reply begun at line 1, found "250-first""#,
+        ),
+        (
+            "S: 220 hi\nfoo bar\n",
+            r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when` or `expect`, found "foo""#,
+        ),
+        (
+            "certificate shiny\n",
+            r#"x.scn:1:13: expected a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca), found "shiny""#,
+        ),
+        (
+            "S: 220 hi\npause soon\n",
+            r#"x.scn:2:7: expected a duration such as 500ms, 2s or 1m, found "soon""#,
+        ),
+        (
+            "when FROB\n    S: 250 ok\n",
+            r#"x.scn:1:6: expected an SMTP command after `when` (EHLO, HELO, MAIL, RCPT, DATA, BDAT, RSET, NOOP, QUIT, VRFY, EXPN, HELP, STARTTLS, AUTH, ETRN), found "FROB""#,
+        ),
+        (
+            "when RCPT #0\n    S: 452 no\n",
+            r##"x.scn:1:11: expected a count from 1 after '#', as in `#2`, found "#0""##,
+        ),
+        (
+            "when RCPT\nexpect no DATA\n",
+            "x.scn:2:1: expected an indented rule body (`    S: 250 OK`) after the `when` line, found the end of the line",
+        ),
+        (
+            "when RCPT\n    frobnicate\n",
+            r#"x.scn:2:5: expected a rule action: S:, tls, pause or close, found "frobnicate""#,
+        ),
+        (
+            "expect sometimes\n",
+            r#"x.scn:1:8: expected a command verb (AUTH), a quoted command line glob ("MAIL FROM:<*>"), a reply code (535) or tls, found "sometimes""#,
+        ),
+        (
+            "expect AUTH whenever\n",
+            r#"x.scn:1:13: expected `times N`, `before X`, `after X` or the end of the line, found "whenever""#,
+        ),
+        (
+            "expect closed by nobody\n",
+            r#"x.scn:1:18: expected `client` or `server`, found "nobody""#,
+        ),
+        (
+            "expect \"MAIL FROM:<*\n",
+            r#"x.scn:1:8: expected a closing '"', found the end of the line"#,
+        ),
+        (
+            "    S: 250 ok\n",
+            r#"x.scn:1:1: expected a setting, step, `when` or `expect` at the start of the line (only a rule's body is indented), found "S: 250 ok""#,
+        ),
     ] {
         assert_eq!(error(text), expected, "for {text:?}");
     }
@@ -34,18 +78,54 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
 #[test]
 fn unplayable_scenarios_are_refused_when_loaded() {
     for (text, expected) in [
-        ("S: 220 hi\nC: STARTTLS\nS: 220 go\ntls\n", "x.scn:4: `tls` needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"),
-        ("implicit-tls\n", "x.scn:1: `implicit-tls` needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"),
-        ("certificate valid\nS: 220 hi\nC: STARTTLS\nS: 220 go\nC: EHLO *\n", "x.scn:4: a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)"),
-        ("C: EHLO *\nS: 250 hi\n", "x.scn:1: the script must start with the server's greeting (S: lines) before the first C: line"),
-        ("S: 220 hi\nclose\nC: EHLO *\n", "x.scn:3: this step can never run: the script closes the connection at line 2"),
-        ("when RCPT\n    S: 250 ok\nwhen RCPT #2\n    S: 452 no\n", "x.scn:3: this rule can never match: the rule at line 1 answers every RCPT first (put the more specific rule first)"),
-        ("when AUTH NTLM user=a password=b\n    S: 235 ok\n", "x.scn:1: this rule can never match: the server cannot check credentials sent with NTLM (it can with PLAIN, LOGIN, CRAM-MD5, XOAUTH2)"),
-        ("when EHLO tls\n    S: 250 hi\n", "x.scn:1: this rule can never match: a TLS session needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"),
-        ("when QUIT\n    close\n    S: 221 bye\n", "x.scn:1: nothing can follow `close` in a rule"),
-        ("S: 220 hi\nwhen RCPT\n    S: 250 ok\nS: 250 more\n", "x.scn:4: script steps must come before the first `when` rule (indent this line to make it part of the rule above)"),
-        ("S: 220 hi\nhostname late.example\n", "x.scn:2: settings such as `hostname` must come before the script and the rules"),
-        ("certificate valid\nwhen STARTTLS\n    S: 220 go ahead\n", "x.scn:2: a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)"),
+        (
+            "S: 220 hi\nC: STARTTLS\nS: 220 go\ntls\n",
+            "x.scn:4: `tls` needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script",
+        ),
+        (
+            "implicit-tls\n",
+            "x.scn:1: `implicit-tls` needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script",
+        ),
+        (
+            "certificate valid\nS: 220 hi\nC: STARTTLS\nS: 220 go\nC: EHLO *\n",
+            "x.scn:4: a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)",
+        ),
+        (
+            "C: EHLO *\nS: 250 hi\n",
+            "x.scn:1: the script must start with the server's greeting (S: lines) before the first C: line",
+        ),
+        (
+            "S: 220 hi\nclose\nC: EHLO *\n",
+            "x.scn:3: this step can never run: the script closes the connection at line 2",
+        ),
+        (
+            "when RCPT\n    S: 250 ok\nwhen RCPT #2\n    S: 452 no\n",
+            "x.scn:3: this rule can never match: the rule at line 1 answers every RCPT first (put the more specific rule first)",
+        ),
+        (
+            "when AUTH NTLM user=a password=b\n    S: 235 ok\n",
+            "x.scn:1: this rule can never match: the server cannot check credentials sent with NTLM (it can with PLAIN, LOGIN, CRAM-MD5, XOAUTH2)",
+        ),
+        (
+            "when EHLO tls\n    S: 250 hi\n",
+            "x.scn:1: this rule can never match: a TLS session needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script",
+        ),
+        (
+            "when QUIT\n    close\n    S: 221 bye\n",
+            "x.scn:1: nothing can follow `close` in a rule",
+        ),
+        (
+            "S: 220 hi\nwhen RCPT\n    S: 250 ok\nS: 250 more\n",
+            "x.scn:4: script steps must come before the first `when` rule (indent this line to make it part of the rule above)",
+        ),
+        (
+            "S: 220 hi\nhostname late.example\n",
+            "x.scn:2: settings such as `hostname` must come before the script and the rules",
+        ),
+        (
+            "certificate valid\nwhen STARTTLS\n    S: 220 go ahead\n",
+            "x.scn:2: a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)",
+        ),
     ] {
         assert_eq!(error(text), expected, "for {text:?}");
     }
@@ -53,7 +133,9 @@ fn unplayable_scenarios_are_refused_when_loaded() {
 
 #[test]
 fn a_missing_file_is_named() {
-    let e = Scenario::from_file("no/such/file.scn").expect_err("missing").to_string();
+    let e = Scenario::from_file("no/such/file.scn")
+        .expect_err("missing")
+        .to_string();
     assert!(e.starts_with("no/such/file.scn: "), "{e}");
 }
 
@@ -94,7 +176,10 @@ fn a_scenario_reads_the_way_the_docs_say() {
     assert_eq!(s.rules[0].auth.mechanism.as_deref(), Some("LOGIN"));
     assert_eq!(s.rules[0].tls, Some(true));
     assert_eq!(s.rules[1].nth, Some(2));
-    assert_eq!(s.rules[1].args.as_ref().map(|p| p.as_str()), Some("TO:<*@other.example>"));
+    assert_eq!(
+        s.rules[1].args.as_ref().map(|p| p.as_str()),
+        Some("TO:<*@other.example>")
+    );
     assert_eq!(s.rules[1].actions.len(), 2);
     assert_eq!(s.expectations.len(), 4);
     assert_eq!(s.expectations[3].line, 18);

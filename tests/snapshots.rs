@@ -15,7 +15,10 @@ use smtp_harness::FakeSmtpServer;
 
 /// Snapshots the closed connections of `server` under the scenario's name.
 async fn snapshot(scenario: &str, server: &FakeSmtpServer, connections: usize) {
-    let records = server.wait_for_sessions(connections, WAIT).await.expect("connections closed");
+    let records = server
+        .wait_for_sessions(connections, WAIT)
+        .await
+        .expect("connections closed");
     let text = smtp_harness::snapshot::sessions_text(&records);
     let name = scenario.trim_end_matches(".scn").replace('/', "__");
     let mut settings = insta::Settings::clone_current();
@@ -42,8 +45,14 @@ const SNAPSHOTTED: &[&str] = &[
 async fn reference_auth_login_535_with_lettre() {
     let name = "reference/auth-login-535.scn";
     let server = server(shipped(name)).await;
-    let lettre = transport(server.port(), Mode::StartTlsRequired, Some(("thisismy@address.com", "itreallywas", Mechanism::Login)));
-    send(&lettre, message(&["admin@example.com"], "test")).await.expect_err("535");
+    let lettre = transport(
+        server.port(),
+        Mode::StartTlsRequired,
+        Some(("thisismy@address.com", "itreallywas", Mechanism::Login)),
+    );
+    send(&lettre, message(&["admin@example.com"], "test"))
+        .await
+        .expect_err("535");
     snapshot(name, &server, 1).await;
 }
 
@@ -60,24 +69,38 @@ async fn reference_published_log_replayed_byte_for_byte() {
     client.starttls().await;
     assert_eq!(client.cmd("EHLO").await.code, 250);
     assert_eq!(client.cmd("AUTH LOGIN").await.lines, ["334 VXNlcm5hbWU6"]);
-    assert_eq!(client.cmd("dGhpc2lzbXlAYWRkcmVzcy5jb20=").await.lines, ["334 UGFzc3dvcmQ6"]);
+    assert_eq!(
+        client.cmd("dGhpc2lzbXlAYWRkcmVzcy5jb20=").await.lines,
+        ["334 UGFzc3dvcmQ6"]
+    );
     let rejection = client.cmd("aXRyZWFsbHl3YXM=").await;
     assert_eq!(
         rejection.lines,
-        ["535-5.7.1 Username and Password not accepted. Learn more at", "535 5.7.1 nt3sm2942435pbc.14"]
+        [
+            "535-5.7.1 Username and Password not accepted. Learn more at",
+            "535 5.7.1 nt3sm2942435pbc.14"
+        ]
     );
     drop(client);
 
     let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
     // With secrets shown, the transcript is the published log line for line (but for the one
     // line the publication cut: ` at your service, []`).
-    let shown = records[0].transcript.to_log(smtp_harness::Render { show_secrets: true });
+    let shown = records[0]
+        .transcript
+        .to_log(smtp_harness::Render { show_secrets: true });
     let published = PUBLISHED_LOG.replace(
         r#"-> " at your service, []\r\n""#,
         r#"-> "250-smtp.gmail.com at your service, [127.0.0.1]\r\n""#,
     );
-    assert!(shown.starts_with(&published), "expected\n{published}\ngot\n{shown}");
-    assert_eq!(shown.lines().nth(published.lines().count()), Some("Connection closed by client"));
+    assert!(
+        shown.starts_with(&published),
+        "expected\n{published}\ngot\n{shown}"
+    );
+    assert_eq!(
+        shown.lines().nth(published.lines().count()),
+        Some("Connection closed by client")
+    );
     snapshot(name, &server, 1).await;
 }
 
@@ -111,8 +134,14 @@ TLS connection started
 async fn basic_starttls_auth_success_with_lettre() {
     let name = "basic/starttls-auth-success.scn";
     let server = server(shipped(name)).await;
-    let lettre = transport(server.port(), Mode::StartTlsRequired, Some(("alice", "s3cret", Mechanism::Plain)));
-    send(&lettre, message(&["bob@example.com"], "Hello Bob.\r\n")).await.expect("sent");
+    let lettre = transport(
+        server.port(),
+        Mode::StartTlsRequired,
+        Some(("alice", "s3cret", Mechanism::Plain)),
+    );
+    send(&lettre, message(&["bob@example.com"], "Hello Bob.\r\n"))
+        .await
+        .expect("sent");
     snapshot(name, &server, 1).await;
 }
 
@@ -120,8 +149,14 @@ async fn basic_starttls_auth_success_with_lettre() {
 async fn basic_implicit_tls_with_lettre() {
     let name = "basic/implicit-tls.scn";
     let server = server(shipped(name)).await;
-    let lettre = transport(server.port(), Mode::Implicit, Some(("alice", "s3cret", Mechanism::Plain)));
-    send(&lettre, message(&["bob@example.com"], "Hello Bob.\r\n")).await.expect("sent");
+    let lettre = transport(
+        server.port(),
+        Mode::Implicit,
+        Some(("alice", "s3cret", Mechanism::Plain)),
+    );
+    send(&lettre, message(&["bob@example.com"], "Hello Bob.\r\n"))
+        .await
+        .expect("sent");
     snapshot(name, &server, 1).await;
 }
 
@@ -130,7 +165,9 @@ async fn faults_greeting_421_with_lettre() {
     let name = "faults/greeting-421.scn";
     let server = server(shipped(name)).await;
     let lettre = transport(server.port(), Mode::Plain, None);
-    send(&lettre, message(&["bob@example.com"], "x")).await.expect_err("421");
+    send(&lettre, message(&["bob@example.com"], "x"))
+        .await
+        .expect_err("421");
     snapshot(name, &server, 1).await;
 }
 
@@ -144,12 +181,23 @@ async fn faults_second_rcpt_452_with_a_pipelining_client() {
     assert_eq!(client.reply().await.code, 220);
     assert_eq!(client.cmd("EHLO client.test").await.code, 250);
     client.send("MAIL FROM:<a@client.test>\r\nRCPT TO:<one@mx.test>\r\nRCPT TO:<two@mx.test>\r\nDATA\r\n").await;
-    let codes: Vec<u16> = [client.reply().await, client.reply().await, client.reply().await, client.reply().await]
-        .iter()
-        .map(|r| r.code)
-        .collect();
+    let codes: Vec<u16> = [
+        client.reply().await,
+        client.reply().await,
+        client.reply().await,
+        client.reply().await,
+    ]
+    .iter()
+    .map(|r| r.code)
+    .collect();
     assert_eq!(codes, [250, 250, 452, 354]);
-    assert_eq!(client.cmd("Subject: two recipients\r\n\r\nhi\r\n.").await.code, 250);
+    assert_eq!(
+        client
+            .cmd("Subject: two recipients\r\n\r\nhi\r\n.")
+            .await
+            .code,
+        250
+    );
     assert_eq!(client.cmd("QUIT").await.code, 221);
     let messages = server.wait_for_messages(1, WAIT).await.expect("captured");
     assert_eq!(messages[0].rcpt_to, ["one@mx.test"]);
@@ -163,11 +211,21 @@ async fn faults_starttls_required_with_lettre_in_clear_then_with_starttls() {
     let name = "faults/starttls-required.scn";
     let server = server(shipped(name)).await;
     let clear = transport(server.port(), Mode::Plain, None);
-    let error = send(&clear, message(&["bob@example.com"], "x")).await.expect_err("530");
-    assert_eq!(error.status().map(|c| c.to_string()).as_deref(), Some("530"));
-    server.wait_for_sessions(1, WAIT).await.expect("first closed");
+    let error = send(&clear, message(&["bob@example.com"], "x"))
+        .await
+        .expect_err("530");
+    assert_eq!(
+        error.status().map(|c| c.to_string()).as_deref(),
+        Some("530")
+    );
+    server
+        .wait_for_sessions(1, WAIT)
+        .await
+        .expect("first closed");
     let encrypted = transport(server.port(), Mode::StartTlsRequired, None);
-    send(&encrypted, message(&["bob@example.com"], "x")).await.expect("sent inside TLS");
+    send(&encrypted, message(&["bob@example.com"], "x"))
+        .await
+        .expect("sent inside TLS");
     snapshot(name, &server, 2).await;
 }
 
@@ -176,7 +234,9 @@ async fn bench_sink_with_lettre() {
     let name = "bench/sink.scn";
     let server = server(shipped(name)).await;
     let lettre = transport(server.port(), Mode::Plain, None);
-    send(&lettre, message(&["bob@example.com"], "x")).await.expect("sent");
+    send(&lettre, message(&["bob@example.com"], "x"))
+        .await
+        .expect("sent");
     snapshot(name, &server, 1).await;
 }
 
@@ -187,22 +247,43 @@ fn every_shipped_scenario_has_a_snapshot_test_and_every_snapshot_a_scenario() {
     found.sort();
     let mut listed: Vec<String> = SNAPSHOTTED.iter().map(|s| (*s).to_owned()).collect();
     listed.sort();
-    assert_eq!(found, listed, "scenarios/ and this file's SNAPSHOTTED list differ");
+    assert_eq!(
+        found, listed,
+        "scenarios/ and this file's SNAPSHOTTED list differ"
+    );
     for entry in std::fs::read_dir(common::repo("snapshots")).expect("snapshots/") {
-        let file = entry.expect("entry").file_name().to_string_lossy().into_owned();
-        let Some(stem) = file.strip_suffix(".snap") else { continue };
+        let file = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        let Some(stem) = file.strip_suffix(".snap") else {
+            continue;
+        };
         let scenario = format!("{}.scn", stem.replace("__", "/"));
-        assert!(listed.contains(&scenario), "snapshot {file} has no scenario {scenario}");
+        assert!(
+            listed.contains(&scenario),
+            "snapshot {file} has no scenario {scenario}"
+        );
     }
     // The credentials the reference test uses never reach a snapshot.
-    let reference = std::fs::read_to_string(common::repo("snapshots/reference__auth-login-535.snap")).unwrap_or_default();
-    assert!(!reference.contains(&b64("thisismy@address.com")) && !reference.contains(&b64("itreallywas")));
+    let reference =
+        std::fs::read_to_string(common::repo("snapshots/reference__auth-login-535.snap"))
+            .unwrap_or_default();
+    assert!(
+        !reference.contains(&b64("thisismy@address.com"))
+            && !reference.contains(&b64("itreallywas"))
+    );
 }
 
 fn collect(dir: &Path, prefix: &str, out: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).expect("readable") {
         let path = entry.expect("entry").path();
-        let name = path.file_name().expect("name").to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
         if path.is_dir() {
             collect(&path, &format!("{prefix}{name}/"), out);
         } else if name.ends_with(".scn") {

@@ -79,9 +79,23 @@ enum Format {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve { scenario, listen, transcript, format, show_secrets, once, certs } => {
-            run_serve(ServeArgs { scenario, listen, transcript, format, show_secrets, once, certs })
-        }
+        Command::Serve {
+            scenario,
+            listen,
+            transcript,
+            format,
+            show_secrets,
+            once,
+            certs,
+        } => run_serve(ServeArgs {
+            scenario,
+            listen,
+            transcript,
+            format,
+            show_secrets,
+            once,
+            certs,
+        }),
         Command::Check { paths } => run_check(&paths),
         Command::Certs { out } => run_certs(&out),
     };
@@ -135,7 +149,9 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
         writeln!(stdout, "listening on {}", server.addr())?;
         stdout.flush()?;
     }
-    let render = Render { show_secrets: args.show_secrets };
+    let render = Render {
+        show_secrets: args.show_secrets,
+    };
     let mut all_passed = true;
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot watch SIGTERM")?;
@@ -159,15 +175,34 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
         all_passed &= record.passed();
         report(&record, args.transcript.as_deref(), args.format, render)?;
     }
-    Ok(if all_passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
-fn report(record: &SessionRecord, file: Option<&Path>, format: Format, render: Render) -> Result<()> {
-    let closed = record.transcript.closed_by().map_or("open".to_owned(), |c| format!("closed by {c}"));
+fn report(
+    record: &SessionRecord,
+    file: Option<&Path>,
+    format: Format,
+    render: Render,
+) -> Result<()> {
+    let closed = record
+        .transcript
+        .closed_by()
+        .map_or("open".to_owned(), |c| format!("closed by {c}"));
     if record.passed() {
-        eprintln!("connection {}: {closed}; expectations met", record.transcript.session);
+        eprintln!(
+            "connection {}: {closed}; expectations met",
+            record.transcript.session
+        );
     } else {
-        eprintln!("connection {}: {closed}; {} expectation(s) broken:", record.transcript.session, record.failures.len());
+        eprintln!(
+            "connection {}: {closed}; {} expectation(s) broken:",
+            record.transcript.session,
+            record.failures.len()
+        );
         for f in &record.failures {
             eprintln!("  - {f}");
         }
@@ -182,7 +217,8 @@ fn report(record: &SessionRecord, file: Option<&Path>, format: Format, render: R
             .append(true)
             .open(path)
             .with_context(|| format!("cannot open {}", path.display()))?;
-        f.write_all(text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
 }
@@ -190,10 +226,14 @@ fn report(record: &SessionRecord, file: Option<&Path>, format: Format, render: R
 fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {
     let mut files = Vec::new();
     for path in paths {
-        collect_scenarios(path, &mut files).with_context(|| format!("cannot read {}", path.display()))?;
+        collect_scenarios(path, &mut files)
+            .with_context(|| format!("cannot read {}", path.display()))?;
     }
     if files.is_empty() {
-        eprintln!("error: no scenario files (*.scn) found in {}", display_list(paths));
+        eprintln!(
+            "error: no scenario files (*.scn) found in {}",
+            display_list(paths)
+        );
         return Ok(ExitCode::from(2));
     }
     let mut broken = 0;
@@ -207,11 +247,19 @@ fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {
         }
     }
     println!("{} file(s) checked, {} broken", files.len(), broken);
-    Ok(if broken == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if broken == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn display_list(paths: &[PathBuf]) -> String {
-    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Adds `path` if it is a file, or every `*.scn` below it (sorted) if it is a directory.
@@ -221,7 +269,9 @@ fn collect_scenarios(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()>
         out.push(path.to_path_buf());
         return Ok(());
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
@@ -234,7 +284,8 @@ fn collect_scenarios(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()>
 }
 
 fn run_certs(out: &Path) -> Result<ExitCode> {
-    let files = certs::generate(out).with_context(|| format!("cannot write certificates to {}", out.display()))?;
+    let files = certs::generate(out)
+        .with_context(|| format!("cannot write certificates to {}", out.display()))?;
     for f in files {
         println!("wrote {}", f.display());
     }

@@ -34,7 +34,9 @@ impl ReceivedMessage {
             if line.is_empty() {
                 return None;
             }
-            let Some((key, value)) = line.split_once(':') else { continue };
+            let Some((key, value)) = line.split_once(':') else {
+                continue;
+            };
             if key.eq_ignore_ascii_case(name) {
                 let mut value = value.trim().to_owned();
                 while let Some(next) = lines.peek().filter(|l| l.starts_with([' ', '\t'])) {
@@ -56,7 +58,10 @@ impl ReceivedMessage {
     /// The body: everything after the first empty line.
     pub fn body(&self) -> String {
         let text = self.data_str();
-        match text.split_once("\r\n\r\n").or_else(|| text.split_once("\n\n")) {
+        match text
+            .split_once("\r\n\r\n")
+            .or_else(|| text.split_once("\n\n"))
+        {
             Some((_, body)) => body.to_owned(),
             None => String::new(),
         }
@@ -74,7 +79,8 @@ mod tests {
             helo: None,
             mail_from: "a@x".into(),
             rcpt_to: vec!["b@y".into()],
-            data: b"From: a@x\r\nSubject: hello\r\n  world\r\n\r\nSubject: not a header\r\n".to_vec(),
+            data: b"From: a@x\r\nSubject: hello\r\n  world\r\n\r\nSubject: not a header\r\n"
+                .to_vec(),
             tls: false,
             authenticated_as: None,
         };

@@ -20,7 +20,9 @@ enum Token {
 impl Pattern {
     /// Makes a pattern from its source text.
     pub fn new(source: impl Into<String>) -> Self {
-        Pattern { source: source.into() }
+        Pattern {
+            source: source.into(),
+        }
     }
 
     /// A pattern that matches only `text` (wildcards in it are escaped).
@@ -42,7 +44,10 @@ impl Pattern {
 
     /// `true` if the pattern has no wildcard.
     pub fn is_literal(&self) -> bool {
-        !self.tokens().iter().any(|t| matches!(t, Token::Any | Token::One))
+        !self
+            .tokens()
+            .iter()
+            .any(|t| matches!(t, Token::Any | Token::One))
     }
 
     /// `true` if the pattern matches every input.
@@ -119,8 +124,16 @@ mod tests {
             ("*", "", true),
             ("AUTH LOGIN", "AUTH LOGIN", true),
             ("AUTH LOGIN", "AUTH LOGIN x", false),
-            ("MAIL FROM:<*@example.com>*", "MAIL FROM:<a@example.com> SIZE=10", true),
-            ("MAIL FROM:<*@example.com>", "MAIL FROM:<a@example.org>", false),
+            (
+                "MAIL FROM:<*@example.com>*",
+                "MAIL FROM:<a@example.com> SIZE=10",
+                true,
+            ),
+            (
+                "MAIL FROM:<*@example.com>",
+                "MAIL FROM:<a@example.org>",
+                false,
+            ),
             ("RCPT TO:<?@x>", "RCPT TO:<a@x>", true),
             ("a\\*b", "a*b", true),
             ("a\\*b", "axb", false),

@@ -58,7 +58,10 @@ impl Reply {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        assert!((200..=599).contains(&code), "reply code {code} out of range");
+        assert!(
+            (200..=599).contains(&code),
+            "reply code {code} out of range"
+        );
         let texts: Vec<String> = texts.into_iter().map(|t| t.as_ref().to_owned()).collect();
         assert!(!texts.is_empty(), "a reply needs at least one line");
         let last = texts.len() - 1;
@@ -174,9 +177,10 @@ fn line_code(line: &str) -> Result<u16, ReplyError> {
     if line.contains(['\r', '\n']) {
         return Err(ReplyError::LineBreak);
     }
-    let digits = line.as_bytes().get(..3).filter(|d| {
-        d.iter().all(u8::is_ascii_digit) && (b'2'..=b'5').contains(&d[0])
-    });
+    let digits = line
+        .as_bytes()
+        .get(..3)
+        .filter(|d| d.iter().all(u8::is_ascii_digit) && (b'2'..=b'5').contains(&d[0]));
     match digits {
         Some(d) => Ok(std::str::from_utf8(d).unwrap_or("0").parse().unwrap_or(0)),
         None => Err(ReplyError::BadCode(line.to_owned())),
@@ -203,7 +207,13 @@ mod tests {
 
     #[test]
     fn multi_line_reply_uses_dash_then_space() {
-        let r = Reply::multi(535, ["5.7.1 Username and Password not accepted. Learn more at", "5.7.1 nt3sm2942435pbc.14"]);
+        let r = Reply::multi(
+            535,
+            [
+                "5.7.1 Username and Password not accepted. Learn more at",
+                "5.7.1 nt3sm2942435pbc.14",
+            ],
+        );
         assert_eq!(
             r.to_bytes(),
             b"535-5.7.1 Username and Password not accepted. Learn more at\r\n535 5.7.1 nt3sm2942435pbc.14\r\n"
@@ -217,12 +227,22 @@ mod tests {
             (vec![], ReplyError::Empty),
             (vec!["25O ok"], ReplyError::BadCode("25O ok".into())),
             (vec!["250x"], ReplyError::BadSeparator("250x".into())),
-            (vec!["250-a", "251 b"], ReplyError::MixedCodes { first: 250, found: 251 }),
+            (
+                vec!["250-a", "251 b"],
+                ReplyError::MixedCodes {
+                    first: 250,
+                    found: 251,
+                },
+            ),
             (vec!["250 a", "250 b"], ReplyError::BadContinuation),
             (vec!["250-a"], ReplyError::BadContinuation),
             (vec!["600 a"], ReplyError::BadCode("600 a".into())),
         ] {
-            assert_eq!(Reply::from_lines(lines.clone()).unwrap_err(), expected, "{lines:?}");
+            assert_eq!(
+                Reply::from_lines(lines.clone()).unwrap_err(),
+                expected,
+                "{lines:?}"
+            );
         }
         assert_eq!(Reply::from_lines(["250"]).unwrap().code(), 250);
     }
@@ -234,6 +254,9 @@ mod tests {
         assert_eq!(replies.len(), 2);
         assert_eq!(replies[1].lines(), &["250-a", "250 b"]);
         let open: Vec<String> = ["250-a"].map(String::from).to_vec();
-        assert_eq!(Reply::split_lines(&open).unwrap_err(), ReplyError::BadContinuation);
+        assert_eq!(
+            Reply::split_lines(&open).unwrap_err(),
+            ReplyError::BadContinuation
+        );
     }
 }

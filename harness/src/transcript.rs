@@ -109,7 +109,10 @@ pub struct Transcript {
 impl Transcript {
     /// An empty transcript for connection number `session`.
     pub fn new(session: u64) -> Self {
-        Transcript { session, events: Vec::new() }
+        Transcript {
+            session,
+            events: Vec::new(),
+        }
     }
 
     /// Records an event.
@@ -189,7 +192,10 @@ fn client_text(line: &[u8], secret_from: Option<usize>, render: Render) -> Strin
     match secret_from {
         Some(at) if !render.show_secrets => {
             let at = at.min(line.len());
-            let body_end = line.iter().rposition(|b| *b != b'\r' && *b != b'\n').map_or(0, |p| p + 1);
+            let body_end = line
+                .iter()
+                .rposition(|b| *b != b'\r' && *b != b'\n')
+                .map_or(0, |p| p + 1);
             let mut text = String::from_utf8_lossy(&line[..at]).into_owned();
             if body_end > at {
                 text.push_str(REDACTED);
@@ -214,7 +220,9 @@ pub fn quote(bytes: &[u8]) -> String {
                 '\n' => out.push_str("\\n"),
                 '\t' => out.push_str("\\t"),
                 '\x1b' => out.push_str("\\e"),
-                c if (c as u32) < 0x20 || c as u32 == 0x7f => out.push_str(&format!("\\x{:02X}", c as u32)),
+                c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                    out.push_str(&format!("\\x{:02X}", c as u32))
+                }
                 c => out.push(c),
             }
         }
@@ -231,19 +239,35 @@ fn log_line(event: &Event, render: Render) -> String {
         Event::Opened { .. } => "Connection opened:".to_owned(),
         Event::Server(line) => format!("-> {}", quote(line)),
         Event::Client { line, secret_from } => {
-            format!("<- {}", quote(client_text(line, *secret_from, render).as_bytes()))
+            format!(
+                "<- {}",
+                quote(client_text(line, *secret_from, render).as_bytes())
+            )
         }
         Event::TlsStarted { .. } => "TLS connection started".to_owned(),
         Event::TlsFailed { error } => format!("TLS handshake failed: {error}"),
         Event::ClearTextDiscarded { bytes } => {
             format!("Discarded {bytes} bytes sent in clear text after STARTTLS")
         }
-        Event::MessageCaptured { mail_from, rcpt_to, size } => {
+        Event::MessageCaptured {
+            mail_from,
+            rcpt_to,
+            size,
+        } => {
             let to: Vec<String> = rcpt_to.iter().map(|r| format!("<{r}>")).collect();
-            format!("Message captured: from=<{mail_from}> to={} size={size}", to.join(","))
+            format!(
+                "Message captured: from=<{mail_from}> to={} size={size}",
+                to.join(",")
+            )
         }
-        Event::Diverged { step_line, expected } => {
-            format!("Scenario diverged: line {step_line} expected {}", quote(expected.as_bytes()))
+        Event::Diverged {
+            step_line,
+            expected,
+        } => {
+            format!(
+                "Scenario diverged: line {step_line} expected {}",
+                quote(expected.as_bytes())
+            )
         }
         Event::Closed { by, reason } => match reason {
             Some(reason) => format!("Connection closed by {by} ({reason})"),
@@ -265,11 +289,20 @@ fn json_event(event: &Event, render: Render) -> serde_json::Value {
             json!({"event": "tls_started", "version": version, "cipher": cipher})
         }
         Event::TlsFailed { error } => json!({"event": "tls_failed", "error": error}),
-        Event::ClearTextDiscarded { bytes } => json!({"event": "clear_text_discarded", "bytes": bytes}),
-        Event::MessageCaptured { mail_from, rcpt_to, size } => {
+        Event::ClearTextDiscarded { bytes } => {
+            json!({"event": "clear_text_discarded", "bytes": bytes})
+        }
+        Event::MessageCaptured {
+            mail_from,
+            rcpt_to,
+            size,
+        } => {
             json!({"event": "message_captured", "mail_from": mail_from, "rcpt_to": rcpt_to, "size": size})
         }
-        Event::Diverged { step_line, expected } => {
+        Event::Diverged {
+            step_line,
+            expected,
+        } => {
             json!({"event": "diverged", "step_line": step_line, "expected": expected})
         }
         Event::Closed { by, reason } => json!({"event": "closed", "by": by, "reason": reason}),
@@ -282,12 +315,26 @@ mod tests {
 
     fn sample() -> Transcript {
         let mut t = Transcript::new(1);
-        t.push(Event::Opened { peer: "127.0.0.1:5".into() });
+        t.push(Event::Opened {
+            peer: "127.0.0.1:5".into(),
+        });
         t.push(Event::Server(b"220 ESMTP nt3sm2942435pbc.14\r\n".to_vec()));
-        t.push(Event::Client { line: b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n".to_vec(), secret_from: Some(11) });
-        t.push(Event::Client { line: b"dGhpc2lzbXlAYWRkcmVzcy5jb20=\r\n".to_vec(), secret_from: Some(0) });
-        t.push(Event::TlsStarted { version: "TLSv1.3".into(), cipher: "X".into() });
-        t.push(Event::Closed { by: Closer::Client, reason: None });
+        t.push(Event::Client {
+            line: b"AUTH PLAIN AGFsaWNlAHMzY3JldA==\r\n".to_vec(),
+            secret_from: Some(11),
+        });
+        t.push(Event::Client {
+            line: b"dGhpc2lzbXlAYWRkcmVzcy5jb20=\r\n".to_vec(),
+            secret_from: Some(0),
+        });
+        t.push(Event::TlsStarted {
+            version: "TLSv1.3".into(),
+            cipher: "X".into(),
+        });
+        t.push(Event::Closed {
+            by: Closer::Client,
+            reason: None,
+        });
         t
     }
 
@@ -299,12 +346,19 @@ mod tests {
         );
         let shown = sample().to_log(Render { show_secrets: true });
         assert!(shown.contains("AUTH PLAIN AGFsaWNlAHMzY3JldA=="), "{shown}");
-        assert!(!sample().to_json_lines(Render::default()).contains("AGFsaWNl"));
+        assert!(
+            !sample()
+                .to_json_lines(Render::default())
+                .contains("AGFsaWNl")
+        );
     }
 
     #[test]
     fn quote_escapes_like_ruby_inspect() {
-        assert_eq!(quote(b"a\"b\\\x01\xff\r\n"), "\"a\\\"b\\\\\\x01\\xFF\\r\\n\"");
+        assert_eq!(
+            quote(b"a\"b\\\x01\xff\r\n"),
+            "\"a\\\"b\\\\\\x01\\xFF\\r\\n\""
+        );
         assert_eq!(quote("é".as_bytes()), "\"é\"");
     }
 }

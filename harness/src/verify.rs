@@ -17,7 +17,11 @@ pub struct Failure {
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "line {}: expected {}, but {}", self.line, self.expected, self.actual)
+        write!(
+            f,
+            "line {}: expected {}, but {}",
+            self.line, self.expected, self.actual
+        )
     }
 }
 
@@ -36,10 +40,15 @@ fn facts(transcript: &Transcript) -> Vec<Fact<'_>> {
     for event in &transcript.events {
         match event {
             // SASL responses (secret from the first byte) are not commands.
-            Event::Client { secret_from: Some(0), .. } => {}
+            Event::Client {
+                secret_from: Some(0),
+                ..
+            } => {}
             Event::Client { line, .. } => {
                 let text = String::from_utf8_lossy(line);
-                out.push(Fact::Command(text.trim_end_matches(['\r', '\n']).to_owned()));
+                out.push(Fact::Command(
+                    text.trim_end_matches(['\r', '\n']).to_owned(),
+                ));
             }
             Event::Server(line) if line.get(3) != Some(&b'-') => {
                 let code = std::str::from_utf8(line.get(..3).unwrap_or_default())
@@ -60,9 +69,10 @@ fn is(atom: &Atom, fact: &Fact<'_>) -> bool {
     match (atom, fact) {
         (Atom::Tls, Fact::Tls) => true,
         (Atom::Reply(code), Fact::Reply(c)) => code == c,
-        (Atom::Verb(verb), Fact::Command(line)) => {
-            line.split_ascii_whitespace().next().is_some_and(|v| v.eq_ignore_ascii_case(verb))
-        }
+        (Atom::Verb(verb), Fact::Command(line)) => line
+            .split_ascii_whitespace()
+            .next()
+            .is_some_and(|v| v.eq_ignore_ascii_case(verb)),
         (Atom::Line(pattern), Fact::Command(line)) => Pattern::matches(pattern, line),
         _ => false,
     }
@@ -88,7 +98,10 @@ pub fn check(expectations: &[Expectation], transcript: &Transcript) -> Vec<Failu
             ExpectationKind::Occurs { event, times: None } => {
                 (count(event) == 0).then(|| format!("{} never happened", describe(event)))
             }
-            ExpectationKind::Occurs { event, times: Some(n) } => {
+            ExpectationKind::Occurs {
+                event,
+                times: Some(n),
+            } => {
                 let got = count(event);
                 (got != *n as usize).then(|| format!("{} happened {got} time(s)", describe(event)))
             }
@@ -99,7 +112,11 @@ pub fn check(expectations: &[Expectation], transcript: &Transcript) -> Vec<Failu
             ExpectationKind::Before { first: a, later: b } => match (first(a), first(b)) {
                 (_, None) => None,
                 (Some(i), Some(j)) if i < j => None,
-                (None, Some(_)) => Some(format!("{} came without {} before it", describe(b), describe(a))),
+                (None, Some(_)) => Some(format!(
+                    "{} came without {} before it",
+                    describe(b),
+                    describe(a)
+                )),
                 (Some(_), Some(_)) => Some(format!("{} came before {}", describe(b), describe(a))),
             },
             ExpectationKind::After { then: a, anchor: b } => match first(b) {
@@ -118,11 +135,19 @@ pub fn check(expectations: &[Expectation], transcript: &Transcript) -> Vec<Failu
             },
         };
         if let Some(actual) = problem {
-            failures.push(Failure { line: exp.line, expected: exp.text.clone(), actual });
+            failures.push(Failure {
+                line: exp.line,
+                expected: exp.text.clone(),
+                actual,
+            });
         }
     }
     for event in &transcript.events {
-        if let Event::Diverged { step_line, expected } = event {
+        if let Event::Diverged {
+            step_line,
+            expected,
+        } = event
+        {
             failures.push(Failure {
                 line: *step_line,
                 expected: format!("the client line {expected:?} of the script"),

@@ -21,11 +21,17 @@ pub enum Mode {
 }
 
 /// A lettre transport for `port` on 127.0.0.1.
-pub fn transport(port: u16, mode: Mode, auth: Option<(&str, &str, Mechanism)>) -> AsyncSmtpTransport<Tokio1Executor> {
+pub fn transport(
+    port: u16,
+    mode: Mode,
+    auth: Option<(&str, &str, Mechanism)>,
+) -> AsyncSmtpTransport<Tokio1Executor> {
     let params = || {
         TlsParameters::builder("localhost".into())
             .certificate_store(CertificateStore::None)
-            .add_root_certificate(Certificate::from_pem(crate::common::ca_pem().as_bytes()).expect("CA parses"))
+            .add_root_certificate(
+                Certificate::from_pem(crate::common::ca_pem().as_bytes()).expect("CA parses"),
+            )
             .build_rustls()
             .expect("TLS parameters")
     };
@@ -51,7 +57,11 @@ pub fn transport(port: u16, mode: Mode, auth: Option<(&str, &str, Mechanism)>) -
 /// A message with fixed headers (date, Message-ID) so its size never changes.
 pub fn message(to: &[&str], body: &str) -> Message {
     let mut builder = Message::builder()
-        .from("Appliance <noreply@appliance.test>".parse::<Mailbox>().expect("from"))
+        .from(
+            "Appliance <noreply@appliance.test>"
+                .parse::<Mailbox>()
+                .expect("from"),
+        )
         .subject("[harness] test message")
         .date(SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000))
         .message_id(Some("<test-1@appliance.test>".into()));
@@ -62,6 +72,12 @@ pub fn message(to: &[&str], body: &str) -> Message {
 }
 
 /// Sends one message; the error text on failure.
-pub async fn send(transport: &AsyncSmtpTransport<Tokio1Executor>, message: Message) -> Result<(), lettre::transport::smtp::Error> {
-    tokio::time::timeout(crate::common::WAIT, transport.send(message)).await.expect("lettre finishes in time").map(|_| ())
+pub async fn send(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    message: Message,
+) -> Result<(), lettre::transport::smtp::Error> {
+    tokio::time::timeout(crate::common::WAIT, transport.send(message))
+        .await
+        .expect("lettre finishes in time")
+        .map(|_| ())
 }

@@ -18,7 +18,9 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A path relative to the repository root.
 pub fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join(path)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(path)
 }
 
 /// Loads a shipped scenario, e.g. `reference/auth-login-535.scn`.
@@ -33,7 +35,11 @@ pub fn inline(text: &str) -> Scenario {
 
 /// Starts a server that does not panic on drop (the test looks at the records itself).
 pub async fn server(scenario: Scenario) -> FakeSmtpServer {
-    FakeSmtpServer::builder(scenario).verify_on_drop(false).start().await.expect("server starts")
+    FakeSmtpServer::builder(scenario)
+        .verify_on_drop(false)
+        .start()
+        .await
+        .expect("server starts")
 }
 
 /// The test CA, PEM.
@@ -67,16 +73,26 @@ impl Received {
 
 impl RawClient {
     pub async fn connect(addr: std::net::SocketAddr) -> Self {
-        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
         tcp.set_nodelay(true).expect("nodelay");
-        RawClient { conn: Conn::Plain(BufStream::new(tcp)) }
+        RawClient {
+            conn: Conn::Plain(BufStream::new(tcp)),
+        }
     }
 
     /// Connects and runs the TLS handshake at once (implicit TLS).
     pub async fn connect_tls(addr: std::net::SocketAddr) -> Self {
-        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr)).await.expect("connect in time").expect("connect");
+        let tcp = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connect in time")
+            .expect("connect");
         let tls = handshake(tcp).await.expect("TLS handshake");
-        RawClient { conn: Conn::Tls(Box::new(BufStream::new(tls))) }
+        RawClient {
+            conn: Conn::Tls(Box::new(BufStream::new(tls))),
+        }
     }
 
     /// Writes bytes as they are.
@@ -98,7 +114,10 @@ impl RawClient {
                 Conn::Gone => Ok(()),
             }
         };
-        tokio::time::timeout(WAIT, io).await.expect("write in time").expect("write");
+        tokio::time::timeout(WAIT, io)
+            .await
+            .expect("write in time")
+            .expect("write");
     }
 
     /// Reads one line (with CRLF); `None` at EOF.
@@ -111,7 +130,10 @@ impl RawClient {
                 Conn::Gone => Ok(0),
             }
         };
-        let n = tokio::time::timeout(WAIT, read).await.expect("reply in time").unwrap_or(0);
+        let n = tokio::time::timeout(WAIT, read)
+            .await
+            .expect("reply in time")
+            .unwrap_or(0);
         (n > 0).then_some(line)
     }
 
@@ -130,7 +152,10 @@ impl RawClient {
             let line = self.line().await?;
             assert!(line.ends_with("\r\n"), "reply line without CRLF: {line:?}");
             let line = line.trim_end_matches("\r\n").to_owned();
-            assert!(smtp_harness::reply::is_reply_line(&line), "malformed reply line {line:?}");
+            assert!(
+                smtp_harness::reply::is_reply_line(&line),
+                "malformed reply line {line:?}"
+            );
             let more = line.as_bytes().get(3) == Some(&b'-');
             lines.push(line);
             if !more {
@@ -168,7 +193,9 @@ pub async fn handshake(tcp: TcpStream) -> std::io::Result<TlsStream<TcpStream>> 
     let config = smtp_harness::tls::client_config_trusting(ca_pem()).expect("client config");
     let connector = TlsConnector::from(Arc::clone(&config));
     let name = ServerName::try_from("localhost").expect("name").to_owned();
-    tokio::time::timeout(WAIT, connector.connect(name, tcp)).await.expect("handshake in time")
+    tokio::time::timeout(WAIT, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")
 }
 
 /// Base64, for AUTH payloads.

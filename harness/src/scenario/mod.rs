@@ -38,8 +38,8 @@ use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
 
-pub use parse::parse;
 pub(crate) use parse::SASL_MECHANISMS;
+pub use parse::parse;
 
 /// Host name used in default replies when a scenario names none.
 pub const DEFAULT_HOSTNAME: &str = "smtp.harness.test";

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    Action, Atom, AuthCondition, Expectation, ExpectationKind, Rule, Scenario, ScenarioError,
-    Step, StepKind, DEFAULT_HOSTNAME, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SIZE,
+    Action, Atom, AuthCondition, DEFAULT_HOSTNAME, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SIZE,
+    Expectation, ExpectationKind, Rule, Scenario, ScenarioError, Step, StepKind,
 };
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
@@ -162,7 +162,10 @@ impl<'a> Parser<'a> {
                 if self.seen_step || self.seen_rule {
                     return Err(self.invalid(
                         n,
-                        format!("settings such as `{}` must come before the script and the rules", keyword.text),
+                        format!(
+                            "settings such as `{}` must come before the script and the rules",
+                            keyword.text
+                        ),
                     ));
                 }
                 self.setting(n, keyword, rest, rest_text)?;
@@ -203,18 +206,30 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn group_replies(&self, lines: &[(usize, String)]) -> Result<Vec<(usize, Reply)>, ScenarioError> {
+    fn group_replies(
+        &self,
+        lines: &[(usize, String)],
+    ) -> Result<Vec<(usize, Reply)>, ScenarioError> {
         let mut out = Vec::new();
         let mut start = 0;
         for (i, (n, text)) in lines.iter().enumerate() {
             if !crate::reply::is_reply_line(text) {
-                return Err(self.syntax(*n, 4, "a reply line: a code from 200 to 599, then '-', ' ' or the end of the line", text));
+                return Err(self.syntax(
+                    *n,
+                    4,
+                    "a reply line: a code from 200 to 599, then '-', ' ' or the end of the line",
+                    text,
+                ));
             }
             let continues = text.as_bytes().get(3) == Some(&b'-');
             if !continues {
                 let group: Vec<String> = lines[start..=i].iter().map(|(_, t)| t.clone()).collect();
-                let reply = Reply::from_lines(group)
-                    .map_err(|e| self.invalid(lines[start].0, format!("lines {}-{} are not one reply: {e}", lines[start].0, n)))?;
+                let reply = Reply::from_lines(group).map_err(|e| {
+                    self.invalid(
+                        lines[start].0,
+                        format!("lines {}-{} are not one reply: {e}", lines[start].0, n),
+                    )
+                })?;
                 out.push((lines[start].0, reply));
                 start = i + 1;
             }
@@ -224,7 +239,10 @@ impl<'a> Parser<'a> {
             return Err(self.syntax(
                 last.0,
                 4,
-                &format!("a last line `{} text` to end the reply begun at line {n}", &text[..3]),
+                &format!(
+                    "a last line `{} text` to end the reply begun at line {n}",
+                    &text[..3]
+                ),
                 &last.1,
             ));
         }
@@ -254,7 +272,8 @@ impl<'a> Parser<'a> {
         let lines = std::mem::take(&mut self.open_rule_lines);
         let replies = self.group_replies(&lines)?;
         if let Some(rule) = self.open_rule.as_mut() {
-            rule.actions.extend(replies.into_iter().map(|(_, r)| Action::Reply(r)));
+            rule.actions
+                .extend(replies.into_iter().map(|(_, r)| Action::Reply(r)));
         }
         Ok(())
     }
@@ -275,19 +294,33 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn action(&self, n: usize, keyword: &Word<'_>, rest: &[Word<'_>]) -> Result<Action, ScenarioError> {
+    fn action(
+        &self,
+        n: usize,
+        keyword: &Word<'_>,
+        rest: &[Word<'_>],
+    ) -> Result<Action, ScenarioError> {
         let action = match keyword.text {
             "tls" => Action::Tls,
             "close" => Action::Close,
             "pause" => {
                 let word = rest.first().ok_or_else(|| {
-                    self.syntax(n, keyword.column + 6, "a duration such as 500ms, 2s or 1m", "")
+                    self.syntax(
+                        n,
+                        keyword.column + 6,
+                        "a duration such as 500ms, 2s or 1m",
+                        "",
+                    )
                 })?;
                 Action::Pause(self.duration(n, word)?)
             }
             _ => unreachable!("only called for actions"),
         };
-        let extra = if keyword.text == "pause" { rest.get(1) } else { rest.first() };
+        let extra = if keyword.text == "pause" {
+            rest.get(1)
+        } else {
+            rest.first()
+        };
         if let Some(word) = extra {
             return Err(self.syntax(n, word.column, "the end of the line", word.text));
         }
@@ -295,17 +328,31 @@ impl<'a> Parser<'a> {
     }
 
     fn duration(&self, n: usize, word: &Word<'_>) -> Result<Duration, ScenarioError> {
-        parse_duration(word.text)
-            .ok_or_else(|| self.syntax(n, word.column, "a duration such as 500ms, 2s or 1m", word.text))
+        parse_duration(word.text).ok_or_else(|| {
+            self.syntax(
+                n,
+                word.column,
+                "a duration such as 500ms, 2s or 1m",
+                word.text,
+            )
+        })
     }
 
-    fn setting(&mut self, n: usize, keyword: &Word<'_>, rest: &[Word<'_>], rest_text: &str) -> Result<(), ScenarioError> {
+    fn setting(
+        &mut self,
+        n: usize,
+        keyword: &Word<'_>,
+        rest: &[Word<'_>],
+        rest_text: &str,
+    ) -> Result<(), ScenarioError> {
         let end = keyword.column + keyword.text.len() + 1;
         let one = |what: &str| -> Result<&Word<'_>, ScenarioError> {
             match rest {
                 [w] => Ok(w),
                 [] => Err(self.syntax(n, end, what, "")),
-                [_, extra, ..] => Err(self.syntax(n, extra.column, "the end of the line", extra.text)),
+                [_, extra, ..] => {
+                    Err(self.syntax(n, extra.column, "the end of the line", extra.text))
+                }
             }
         };
         match keyword.text {
@@ -317,7 +364,9 @@ impl<'a> Parser<'a> {
             }
             "hostname" => self.scenario.hostname = one("a host name")?.text.to_owned(),
             "certificate" => {
-                let w = one("a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)")?;
+                let w = one(
+                    "a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)",
+                )?;
                 let variant = CertVariant::from_name(w.text).ok_or_else(|| {
                     self.syntax(n, w.column, "a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)", w.text)
                 })?;
@@ -335,10 +384,9 @@ impl<'a> Parser<'a> {
             }
             "size" => {
                 let w = one("a size limit in octets")?;
-                self.scenario.max_size = w
-                    .text
-                    .parse()
-                    .map_err(|_| self.syntax(n, w.column, "a size limit in octets (digits only)", w.text))?;
+                self.scenario.max_size = w.text.parse().map_err(|_| {
+                    self.syntax(n, w.column, "a size limit in octets (digits only)", w.text)
+                })?;
             }
             _ => unreachable!("only called for settings"),
         }
@@ -346,12 +394,22 @@ impl<'a> Parser<'a> {
     }
 
     fn rule_header(&self, n: usize, words: &[Word<'_>]) -> Result<Rule, ScenarioError> {
-        let verb_word = words
-            .first()
-            .ok_or_else(|| self.syntax(n, 6, "an SMTP command after `when` (EHLO, MAIL, RCPT, AUTH, …)", ""))?;
+        let verb_word = words.first().ok_or_else(|| {
+            self.syntax(
+                n,
+                6,
+                "an SMTP command after `when` (EHLO, MAIL, RCPT, AUTH, …)",
+                "",
+            )
+        })?;
         let verb = verb_word.text.to_ascii_uppercase();
         if !VERBS.contains(&verb.as_str()) {
-            return Err(self.syntax(n, verb_word.column, &format!("an SMTP command after `when` ({})", VERBS.join(", ")), verb_word.text));
+            return Err(self.syntax(
+                n,
+                verb_word.column,
+                &format!("an SMTP command after `when` ({})", VERBS.join(", ")),
+                verb_word.text,
+            ));
         }
         let mut rule = Rule {
             line: n,
@@ -366,11 +424,9 @@ impl<'a> Parser<'a> {
         for w in &words[1..] {
             let t = w.text;
             if let Some(number) = t.strip_prefix('#').filter(|_| !w.quoted) {
-                let nth: u32 = number
-                    .parse()
-                    .ok()
-                    .filter(|k| *k > 0)
-                    .ok_or_else(|| self.syntax(n, w.column, "a count from 1 after '#', as in `#2`", t))?;
+                let nth: u32 = number.parse().ok().filter(|k| *k > 0).ok_or_else(|| {
+                    self.syntax(n, w.column, "a count from 1 after '#', as in `#2`", t)
+                })?;
                 rule.nth = Some(nth);
             } else if (t == "tls" || t == "plain") && !w.quoted {
                 rule.tls = Some(t == "tls");
@@ -394,13 +450,20 @@ impl<'a> Parser<'a> {
         Ok(rule)
     }
 
-    fn expectation(&self, n: usize, keyword: &Word<'_>, words: &[Word<'_>]) -> Result<ExpectationKind, ScenarioError> {
+    fn expectation(
+        &self,
+        n: usize,
+        keyword: &Word<'_>,
+        words: &[Word<'_>],
+    ) -> Result<ExpectationKind, ScenarioError> {
         const WHAT: &str = "an expectation: `messages N`, `closed by client|server`, `no X`, `X`, `X times N`, `X before Y` or `X after Y`";
         let first = words
             .first()
             .ok_or_else(|| self.syntax(n, keyword.column + 7, WHAT, ""))?;
         let end_of = |w: &Word<'_>| w.column + w.text.len() + usize::from(w.quoted) * 2 + 1;
-        let finish = |kind: ExpectationKind, used: usize| -> Result<ExpectationKind, ScenarioError> {
+        let finish = |kind: ExpectationKind,
+                      used: usize|
+         -> Result<ExpectationKind, ScenarioError> {
             match words.get(used) {
                 Some(extra) => Err(self.syntax(n, extra.column, "the end of the line", extra.text)),
                 None => Ok(kind),
@@ -409,22 +472,47 @@ impl<'a> Parser<'a> {
         if !first.quoted {
             match first.text {
                 "messages" => {
-                    let count = words.get(1).ok_or_else(|| self.syntax(n, end_of(first), "a number of messages", ""))?;
-                    let k = count.text.parse().map_err(|_| self.syntax(n, count.column, "a number of messages", count.text))?;
+                    let count = words
+                        .get(1)
+                        .ok_or_else(|| self.syntax(n, end_of(first), "a number of messages", ""))?;
+                    let k = count.text.parse().map_err(|_| {
+                        self.syntax(n, count.column, "a number of messages", count.text)
+                    })?;
                     return finish(ExpectationKind::Messages(k), 2);
                 }
                 "closed" => {
                     let by = words.get(1).filter(|w| w.text == "by");
                     let side = words.get(2);
                     return match (by, side.map(|w| w.text)) {
-                        (Some(_), Some("client")) => finish(ExpectationKind::ClosedBy(Closer::Client), 3),
-                        (Some(_), Some("server")) => finish(ExpectationKind::ClosedBy(Closer::Server), 3),
-                        (Some(b), _) => Err(self.syntax(n, side.map_or(end_of(b), |w| w.column), "`client` or `server`", side.map_or("", |w| w.text))),
-                        (None, _) => Err(self.syntax(n, words.get(1).map_or(end_of(first), |w| w.column), "`by client` or `by server`", words.get(1).map_or("", |w| w.text))),
+                        (Some(_), Some("client")) => {
+                            finish(ExpectationKind::ClosedBy(Closer::Client), 3)
+                        }
+                        (Some(_), Some("server")) => {
+                            finish(ExpectationKind::ClosedBy(Closer::Server), 3)
+                        }
+                        (Some(b), _) => Err(self.syntax(
+                            n,
+                            side.map_or(end_of(b), |w| w.column),
+                            "`client` or `server`",
+                            side.map_or("", |w| w.text),
+                        )),
+                        (None, _) => Err(self.syntax(
+                            n,
+                            words.get(1).map_or(end_of(first), |w| w.column),
+                            "`by client` or `by server`",
+                            words.get(1).map_or("", |w| w.text),
+                        )),
                     };
                 }
                 "no" => {
-                    let atom_word = words.get(1).ok_or_else(|| self.syntax(n, end_of(first), "what must never happen (a command, a reply code or tls)", ""))?;
+                    let atom_word = words.get(1).ok_or_else(|| {
+                        self.syntax(
+                            n,
+                            end_of(first),
+                            "what must never happen (a command, a reply code or tls)",
+                            "",
+                        )
+                    })?;
                     return finish(ExpectationKind::Never(self.atom(n, atom_word)?), 2);
                 }
                 _ => {}
@@ -434,21 +522,45 @@ impl<'a> Parser<'a> {
         match words.get(1) {
             None => Ok(ExpectationKind::Occurs { event, times: None }),
             Some(w) if w.text == "times" && !w.quoted => {
-                let count = words.get(2).ok_or_else(|| self.syntax(n, end_of(w), "a count", ""))?;
-                let k = count.text.parse().map_err(|_| self.syntax(n, count.column, "a count", count.text))?;
-                finish(ExpectationKind::Occurs { event, times: Some(k) }, 3)
+                let count = words
+                    .get(2)
+                    .ok_or_else(|| self.syntax(n, end_of(w), "a count", ""))?;
+                let k = count
+                    .text
+                    .parse()
+                    .map_err(|_| self.syntax(n, count.column, "a count", count.text))?;
+                finish(
+                    ExpectationKind::Occurs {
+                        event,
+                        times: Some(k),
+                    },
+                    3,
+                )
             }
             Some(w) if (w.text == "before" || w.text == "after") && !w.quoted => {
-                let other_word = words.get(2).ok_or_else(|| self.syntax(n, end_of(w), "a command, a reply code or tls", ""))?;
+                let other_word = words.get(2).ok_or_else(|| {
+                    self.syntax(n, end_of(w), "a command, a reply code or tls", "")
+                })?;
                 let other = self.atom(n, other_word)?;
                 let kind = if w.text == "before" {
-                    ExpectationKind::Before { first: event, later: other }
+                    ExpectationKind::Before {
+                        first: event,
+                        later: other,
+                    }
                 } else {
-                    ExpectationKind::After { then: event, anchor: other }
+                    ExpectationKind::After {
+                        then: event,
+                        anchor: other,
+                    }
                 };
                 finish(kind, 3)
             }
-            Some(w) => Err(self.syntax(n, w.column, "`times N`, `before X`, `after X` or the end of the line", w.text)),
+            Some(w) => Err(self.syntax(
+                n,
+                w.column,
+                "`times N`, `before X`, `after X` or the end of the line",
+                w.text,
+            )),
         }
     }
 

@@ -11,7 +11,9 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
         message,
     };
     let needs_cert = |what: &str| {
-        format!("{what} needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script")
+        format!(
+            "{what} needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"
+        )
     };
     if scenario.certificate.is_none() {
         if scenario.implicit_tls {
@@ -25,7 +27,10 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 return Err(invalid(rule.line, needs_cert("the `tls` in this rule")));
             }
             if rule.tls == Some(true) {
-                return Err(invalid(rule.line, format!("this rule can never match: {}", needs_cert("a TLS session"))));
+                return Err(invalid(
+                    rule.line,
+                    format!("this rule can never match: {}", needs_cert("a TLS session")),
+                ));
             }
         }
     }
@@ -38,18 +43,31 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
     }
 
     // The script: the server speaks first, and nothing follows a `close`.
-    let first_active = scenario.script.iter().find(|s| !matches!(s.kind, StepKind::Pause(_)));
+    let first_active = scenario
+        .script
+        .iter()
+        .find(|s| !matches!(s.kind, StepKind::Pause(_)));
     if let Some(step) = first_active
         && matches!(step.kind, StepKind::Expect(_))
     {
-        return Err(invalid(step.line, "the script must start with the server's greeting (S: lines) before the first C: line".into()));
+        return Err(invalid(
+            step.line,
+            "the script must start with the server's greeting (S: lines) before the first C: line"
+                .into(),
+        ));
     }
-    if let Some(close) = scenario.script.iter().position(|s| s.kind == StepKind::Close)
+    if let Some(close) = scenario
+        .script
+        .iter()
+        .position(|s| s.kind == StepKind::Close)
         && let Some(after) = scenario.script.get(close + 1)
     {
         return Err(invalid(
             after.line,
-            format!("this step can never run: the script closes the connection at line {}", scenario.script[close].line),
+            format!(
+                "this step can never run: the script closes the connection at line {}",
+                scenario.script[close].line
+            ),
         ));
     }
 
@@ -62,7 +80,10 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 if reply.code() == 220 && last_expect.is_some_and(|p| p.matches("STARTTLS")) =>
             {
                 let next = scenario.script.get(i + 1).map(|s| &s.kind);
-                if !matches!(next, Some(StepKind::Tls | StepKind::Pause(_) | StepKind::Close)) {
+                if !matches!(
+                    next,
+                    Some(StepKind::Tls | StepKind::Pause(_) | StepKind::Close)
+                ) {
                     return Err(invalid(
                         step.line,
                         "a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)".into(),
@@ -77,18 +98,18 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
 
     // Rules: each must be able to match.
     for (i, rule) in scenario.rules.iter().enumerate() {
-        if rule.verb == "AUTH" && rule.auth.checks_credentials() {
-            if let Some(mechanism) = &rule.auth.mechanism
-                && !SASL_MECHANISMS.contains(&mechanism.as_str())
-            {
-                return Err(invalid(
-                    rule.line,
-                    format!(
-                        "this rule can never match: the server cannot check credentials sent with {mechanism} (it can with {})",
-                        SASL_MECHANISMS.join(", ")
-                    ),
-                ));
-            }
+        if rule.verb == "AUTH"
+            && rule.auth.checks_credentials()
+            && let Some(mechanism) = &rule.auth.mechanism
+            && !SASL_MECHANISMS.contains(&mechanism.as_str())
+        {
+            return Err(invalid(
+                rule.line,
+                format!(
+                    "this rule can never match: the server cannot check credentials sent with {mechanism} (it can with {})",
+                    SASL_MECHANISMS.join(", ")
+                ),
+            ));
         }
         if let Some(earlier) = scenario.rules[..i]
             .iter()
@@ -99,14 +120,24 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 format!(
                     "this rule can never match: the rule at line {} answers {} first (put the more specific rule first)",
                     earlier.line,
-                    if earlier.is_catch_all() { format!("every {}", rule.verb) } else { "the same commands".to_owned() }
+                    if earlier.is_catch_all() {
+                        format!("every {}", rule.verb)
+                    } else {
+                        "the same commands".to_owned()
+                    }
                 ),
             ));
         }
         if rule.verb == "STARTTLS" {
-            let first_reply = rule.actions.iter().position(|a| matches!(a, Action::Reply(r) if r.code() == 220));
+            let first_reply = rule
+                .actions
+                .iter()
+                .position(|a| matches!(a, Action::Reply(r) if r.code() == 220));
             if let Some(i) = first_reply
-                && !matches!(rule.actions.get(i + 1), Some(Action::Tls | Action::Pause(_) | Action::Close))
+                && !matches!(
+                    rule.actions.get(i + 1),
+                    Some(Action::Tls | Action::Pause(_) | Action::Close)
+                )
             {
                 return Err(invalid(
                     rule.line,
@@ -117,7 +148,10 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
         if let Some(close) = rule.actions.iter().position(|a| *a == Action::Close)
             && close + 1 < rule.actions.len()
         {
-            return Err(invalid(rule.line, "nothing can follow `close` in a rule".into()));
+            return Err(invalid(
+                rule.line,
+                "nothing can follow `close` in a rule".into(),
+            ));
         }
     }
     Ok(())

@@ -103,12 +103,18 @@ pub(crate) fn xoauth2(response: &[u8]) -> Result<Credentials, Reply> {
         if let Some(u) = field.strip_prefix("user=") {
             user = Some(u.to_owned());
         } else if let Some(auth) = field.strip_prefix("auth=") {
-            let t = auth.strip_prefix("Bearer ").or_else(|| auth.strip_prefix("bearer ")).unwrap_or(auth);
+            let t = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .unwrap_or(auth);
             token = Some(t.to_owned());
         }
     }
     match (user, token) {
-        (Some(user), Some(token)) => Ok(Credentials { user, secret: Secret::Token(token) }),
+        (Some(user), Some(token)) => Ok(Credentials {
+            user,
+            secret: Secret::Token(token),
+        }),
         _ => Err(undecodable()),
     }
 }
@@ -119,7 +125,11 @@ pub(crate) fn cram_md5_digest(password: &str, challenge: &str) -> String {
         return String::new();
     };
     mac.update(challenge.as_bytes());
-    mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -134,7 +144,10 @@ mod tests {
 
         // RFC 2195's own example.
         let challenge = "<1896.697170952@postoffice.reston.mci.net>";
-        assert_eq!(cram_md5_digest("tanstaaftanstaaf", challenge), "b913a602c7eda7a495b4e6e7334d3890");
+        assert_eq!(
+            cram_md5_digest("tanstaaftanstaaf", challenge),
+            "b913a602c7eda7a495b4e6e7334d3890"
+        );
         let c = cram_md5(b"tim b913a602c7eda7a495b4e6e7334d3890", challenge).unwrap();
         assert_eq!(c.user, "tim");
         assert!(c.proves("tanstaaftanstaaf") && !c.proves("x"));

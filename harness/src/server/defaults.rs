@@ -89,10 +89,16 @@ pub(crate) fn bye() -> Reply {
     Reply::new(221, "2.0.0 Bye")
 }
 pub(crate) fn idle_timeout(scenario: &Scenario) -> Reply {
-    Reply::new(421, &format!("4.4.2 {} Error: timeout exceeded", scenario.hostname))
+    Reply::new(
+        421,
+        &format!("4.4.2 {} Error: timeout exceeded", scenario.hostname),
+    )
 }
 pub(crate) fn shutting_down(scenario: &Scenario) -> Reply {
-    Reply::new(421, &format!("4.3.2 {} Service shutting down", scenario.hostname))
+    Reply::new(
+        421,
+        &format!("4.3.2 {} Service shutting down", scenario.hostname),
+    )
 }
 
 /// Reply for a line smtp-proto could not parse.
@@ -103,7 +109,9 @@ pub(crate) fn parse_error(error: &smtp_proto::Error) -> Reply {
         E::SyntaxError { syntax: usage } => syntax(usage),
         E::InvalidSenderAddress => Reply::new(501, "5.1.7 Bad sender address syntax"),
         E::InvalidRecipientAddress => Reply::new(501, "5.1.3 Bad recipient address syntax"),
-        E::UnsupportedParameter { param } => Reply::new(555, &format!("5.5.4 Unsupported option: {param}")),
+        E::UnsupportedParameter { param } => {
+            Reply::new(555, &format!("5.5.4 Unsupported option: {param}"))
+        }
         E::InvalidParameter { param } => Reply::new(501, &format!("5.5.4 Bad parameter: {param}")),
         E::ResponseTooLong | E::NeedsMoreData { .. } => line_too_long(),
         E::InvalidResponse { .. } => not_recognized(),

@@ -90,7 +90,10 @@ fn report(scenario: &str, sessions: &[SessionRecord]) -> String {
     if sessions.is_empty() {
         return format!("scenario {scenario:?}: expectations were set but no connection was made");
     }
-    let mut out = format!("scenario {scenario:?}: {} connection(s) broke expectations", sessions.len());
+    let mut out = format!(
+        "scenario {scenario:?}: {} connection(s) broke expectations",
+        sessions.len()
+    );
     for s in sessions {
         out.push_str(&format!("\n\nconnection {}:", s.transcript.session));
         for f in &s.failures {
@@ -200,10 +203,13 @@ impl Builder {
             }),
             None => None,
         };
-        let listener = TcpListener::bind(&self.listen).await.map_err(|source| ServerError::Bind {
-            addr: self.listen.clone(),
-            source,
-        })?;
+        let listener =
+            TcpListener::bind(&self.listen)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: self.listen.clone(),
+                    source,
+                })?;
         let addr = listener.local_addr().map_err(|source| ServerError::Bind {
             addr: self.listen.clone(),
             source,
@@ -219,7 +225,12 @@ impl Builder {
             on_close: self.on_close,
         });
         let (shutdown, watch_rx) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), watch_rx, self.accept_limit));
+        let accept = tokio::spawn(accept_loop(
+            listener,
+            shared.clone(),
+            watch_rx,
+            self.accept_limit,
+        ));
         Ok(FakeSmtpServer {
             addr,
             shared,
@@ -344,16 +355,30 @@ impl FakeSmtpServer {
     ///
     /// # Errors
     /// [`WaitError`] if they have not arrived within `timeout`.
-    pub async fn wait_for_messages(&self, n: usize, timeout: Duration) -> Result<Vec<ReceivedMessage>, WaitError> {
-        self.wait(n, timeout, "messages", || lock(&self.shared.messages).clone()).await
+    pub async fn wait_for_messages(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<ReceivedMessage>, WaitError> {
+        self.wait(n, timeout, "messages", || {
+            lock(&self.shared.messages).clone()
+        })
+        .await
     }
 
     /// Waits until at least `n` connections have closed.
     ///
     /// # Errors
     /// [`WaitError`] if they have not closed within `timeout`.
-    pub async fn wait_for_sessions(&self, n: usize, timeout: Duration) -> Result<Vec<SessionRecord>, WaitError> {
-        self.wait(n, timeout, "closed connections", || lock(&self.shared.records).clone()).await
+    pub async fn wait_for_sessions(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<SessionRecord>, WaitError> {
+        self.wait(n, timeout, "closed connections", || {
+            lock(&self.shared.records).clone()
+        })
+        .await
     }
 
     async fn wait<T>(
@@ -373,7 +398,12 @@ impl FakeSmtpServer {
                 return Ok(items);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(WaitError { what, wanted: n, got: get().len(), waited: timeout });
+                return Err(WaitError {
+                    what,
+                    wanted: n,
+                    got: get().len(),
+                    waited: timeout,
+                });
             }
         }
     }
@@ -388,7 +418,10 @@ impl FakeSmtpServer {
         let scenario = &self.shared.scenario;
         let failing: Vec<SessionRecord> = records.iter().filter(|r| !r.passed()).cloned().collect();
         if !failing.is_empty() || (records.is_empty() && !scenario.expectations.is_empty()) {
-            return Err(VerificationError { scenario: scenario.name.clone(), sessions: failing });
+            return Err(VerificationError {
+                scenario: scenario.name.clone(),
+                sessions: failing,
+            });
         }
         Ok(())
     }

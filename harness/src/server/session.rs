@@ -55,13 +55,20 @@ struct Command {
 
 impl Command {
     fn new(raw: Vec<u8>) -> Self {
-        let text = String::from_utf8_lossy(&raw).trim_end_matches(['\r', '\n']).to_owned();
+        let text = String::from_utf8_lossy(&raw)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned();
         let trimmed = text.trim_start();
         let (verb, args) = match trimmed.split_once([' ', '\t']) {
             Some((v, a)) => (v.to_ascii_uppercase(), a.trim().to_owned()),
             None => (trimmed.to_ascii_uppercase(), String::new()),
         };
-        Command { raw, text, verb, args }
+        Command {
+            raw,
+            text,
+            verb,
+            args,
+        }
     }
 }
 
@@ -157,7 +164,10 @@ impl Session {
             .into_iter()
             .chain(self.unfinished_script())
             .collect();
-        self.shared.finish(SessionRecord { transcript: self.transcript, failures });
+        self.shared.finish(SessionRecord {
+            transcript: self.transcript,
+            failures,
+        });
     }
 
     /// A script the client left before its end is a failure, unless it already diverged.
@@ -166,7 +176,9 @@ impl Session {
             return None;
         }
         let step = self.scenario.script.get(self.script_pos)?;
-        let StepKind::Expect(pattern) = &step.kind else { return None };
+        let StepKind::Expect(pattern) = &step.kind else {
+            return None;
+        };
         Some(crate::verify::Failure {
             line: step.line,
             expected: format!("the client line {:?} of the script", pattern.as_str()),
@@ -227,7 +239,9 @@ impl Session {
 
     /// Lets a scripted reply have its protocol effect on the command it answers.
     async fn after_script_reply(&mut self, reply: &Reply) -> Flow {
-        let Some(cmd) = self.script_command.take() else { return Ok(()) };
+        let Some(cmd) = self.script_command.take() else {
+            return Ok(());
+        };
         if cmd.verb == "DATA" && reply.code() == 354 && self.script_data.is_none() {
             let content = self.read_data().await?;
             self.script_data = Some(content);
@@ -382,7 +396,9 @@ impl Session {
             "MAIL" => {
                 let limit = self.size_limit();
                 match param_of(&cmd.args, "SIZE").and_then(|s| s.parse::<u64>().ok()) {
-                    Some(size) if size > limit => Reply::new(552, "5.3.4 Message size exceeds fixed limit"),
+                    Some(size) if size > limit => {
+                        Reply::new(552, "5.3.4 Message size exceeds fixed limit")
+                    }
                     _ => defaults::ok("2.1.0 Ok"),
                 }
             }
@@ -401,8 +417,14 @@ impl Session {
                 }
             }
             "RSET" | "NOOP" => defaults::ok("2.0.0 Ok"),
-            "VRFY" => Reply::new(252, "2.0.0 Cannot VRFY user, but will accept message and attempt delivery"),
-            "HELP" => Reply::new(214, "2.0.0 See RFC 5321: https://www.rfc-editor.org/rfc/rfc5321"),
+            "VRFY" => Reply::new(
+                252,
+                "2.0.0 Cannot VRFY user, but will accept message and attempt delivery",
+            ),
+            "HELP" => Reply::new(
+                214,
+                "2.0.0 See RFC 5321: https://www.rfc-editor.org/rfc/rfc5321",
+            ),
             "QUIT" => defaults::bye(),
             "STARTTLS" => {
                 if !cmd.args.is_empty() {
@@ -425,7 +447,11 @@ impl Session {
     }
 
     fn queue_id(&self) -> String {
-        format!("{:04X}{:04X}", self.transcript.session, self.state.messages + 1)
+        format!(
+            "{:04X}{:04X}",
+            self.transcript.session,
+            self.state.messages + 1
+        )
     }
 
     /// Carries out a rule's (or the defaults') actions for `cmd`.
@@ -542,7 +568,12 @@ impl Session {
     /// AUTH: advertisement checks, rules that answer at once, the SASL exchange, then the
     /// rules that judge credentials (or the default: accept).
     async fn authenticate(&mut self, cmd: &Command, nth: u32) -> Flow {
-        let mechanism = cmd.args.split_ascii_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let mechanism = cmd
+            .args
+            .split_ascii_whitespace()
+            .next()
+            .unwrap_or("")
+            .to_ascii_uppercase();
         let initial = cmd.args.split_ascii_whitespace().nth(1).map(str::to_owned);
         if self.state.extensions.auth.is_empty() {
             self.send(&defaults::auth_not_enabled());
@@ -579,7 +610,11 @@ impl Session {
     }
 
     /// Runs the SASL exchange for a mechanism the server knows.
-    async fn sasl_exchange(&mut self, mechanism: &str, initial: Option<&str>) -> Flow<Result<Credentials, Reply>> {
+    async fn sasl_exchange(
+        &mut self,
+        mechanism: &str,
+        initial: Option<&str>,
+    ) -> Flow<Result<Credentials, Reply>> {
         let decoded = |line: &str| auth::decode(line);
         Ok(match mechanism {
             "PLAIN" | "XOAUTH2" => {
@@ -587,7 +622,13 @@ impl Session {
                     Some(ir) => decoded(ir),
                     None => self.challenge("").await?,
                 };
-                response.and_then(|r| if mechanism == "PLAIN" { auth::plain(&r) } else { auth::xoauth2(&r) })
+                response.and_then(|r| {
+                    if mechanism == "PLAIN" {
+                        auth::plain(&r)
+                    } else {
+                        auth::xoauth2(&r)
+                    }
+                })
             }
             "LOGIN" => {
                 let user = match initial {
@@ -596,17 +637,28 @@ impl Session {
                 };
                 match user {
                     Err(reply) => Err(reply),
-                    Ok(user) => self.challenge(auth::LOGIN_PASSWORD).await?.map(|password| Credentials {
-                        user: String::from_utf8_lossy(&user).into_owned(),
-                        secret: auth::Secret::Password(String::from_utf8_lossy(&password).into_owned()),
-                    }),
+                    Ok(user) => {
+                        self.challenge(auth::LOGIN_PASSWORD)
+                            .await?
+                            .map(|password| Credentials {
+                                user: String::from_utf8_lossy(&user).into_owned(),
+                                secret: auth::Secret::Password(
+                                    String::from_utf8_lossy(&password).into_owned(),
+                                ),
+                            })
+                    }
                 }
             }
             "CRAM-MD5" => {
                 self.challenges += 1;
-                let challenge = format!("<{}.{}@{}>", self.transcript.session, self.challenges, self.scenario.hostname);
+                let challenge = format!(
+                    "<{}.{}@{}>",
+                    self.transcript.session, self.challenges, self.scenario.hostname
+                );
                 let encoded = auth::encode(&challenge);
-                self.challenge(&encoded).await?.and_then(|r| auth::cram_md5(&r, &challenge))
+                self.challenge(&encoded)
+                    .await?
+                    .and_then(|r| auth::cram_md5(&r, &challenge))
             }
             _ => Err(defaults::unknown_mechanism()),
         })
@@ -614,13 +666,17 @@ impl Session {
 
     /// Sends `334 text` and reads the client's (secret) answer, decoded.
     async fn challenge(&mut self, text: &str) -> Flow<Result<Vec<u8>, Reply>> {
-        let reply = Reply::from_lines([format!("334 {text}")]).unwrap_or_else(|_| Reply::new(334, text));
+        let reply =
+            Reply::from_lines([format!("334 {text}")]).unwrap_or_else(|_| Reply::new(334, text));
         self.send(&reply);
         let (raw, too_long) = self.read_line().await?;
         let cmd = Command::new(raw);
         self.record_client(&cmd, true);
         if too_long {
-            return Ok(Err(Reply::new(500, "5.5.6 Authentication exchange line is too long")));
+            return Ok(Err(Reply::new(
+                500,
+                "5.5.6 Authentication exchange line is too long",
+            )));
         }
         Ok(auth::decode(&cmd.text))
     }
@@ -632,7 +688,9 @@ impl Session {
     async fn start_tls(&mut self) -> Flow {
         self.flush().await?;
         if !self.inbuf.is_empty() {
-            self.transcript.push(Event::ClearTextDiscarded { bytes: self.inbuf.len() });
+            self.transcript.push(Event::ClearTextDiscarded {
+                bytes: self.inbuf.len(),
+            });
             self.inbuf.clear();
         }
         let Some(config) = self.shared.tls.clone() else {
@@ -656,11 +714,15 @@ impl Session {
             }
             Ok(Err(e)) => {
                 let error = e.to_string();
-                self.transcript.push(Event::TlsFailed { error: error.clone() });
+                self.transcript.push(Event::TlsFailed {
+                    error: error.clone(),
+                });
                 Err(End::Client(Some("TLS handshake failed".into())))
             }
             Err(_) => {
-                self.transcript.push(Event::TlsFailed { error: "handshake timed out".into() });
+                self.transcript.push(Event::TlsFailed {
+                    error: "handshake timed out".into(),
+                });
                 Err(End::Server(Some("TLS handshake timed out".into())))
             }
         }
@@ -679,7 +741,10 @@ impl Session {
         } else {
             None
         };
-        self.transcript.push(Event::Client { line: cmd.raw.clone(), secret_from });
+        self.transcript.push(Event::Client {
+            line: cmd.raw.clone(),
+            secret_from,
+        });
     }
 
     fn send(&mut self, reply: &Reply) {
@@ -748,7 +813,11 @@ impl Session {
                 if let Some(head) = overflow {
                     return Ok((head, true));
                 }
-                let limit = if self.sasl_next || starts_with_auth(&line) { MAX_AUTH_LINE } else { MAX_COMMAND_LINE };
+                let limit = if self.sasl_next || starts_with_auth(&line) {
+                    MAX_AUTH_LINE
+                } else {
+                    MAX_COMMAND_LINE
+                };
                 if line.len() > limit {
                     return Ok((line[..MAX_COMMAND_LINE].to_vec(), true));
                 }
@@ -860,7 +929,9 @@ fn bdat_size(args: &str) -> Option<usize> {
 }
 
 fn bdat_is_last(args: &str) -> bool {
-    args.split_ascii_whitespace().nth(1).is_some_and(|w| w.eq_ignore_ascii_case("LAST"))
+    args.split_ascii_whitespace()
+        .nth(1)
+        .is_some_and(|w| w.eq_ignore_ascii_case("LAST"))
 }
 
 /// Reply codes that answer the end of a SASL exchange (RFC 4954 section 6): rules replying with
@@ -879,7 +950,12 @@ pub(crate) fn answers_after_exchange(rule: &Rule) -> bool {
 /// Does an AUTH rule apply, given what is known (credentials only after the exchange)?
 fn auth_rule_applies(rule: &Rule, cmd: &Command, credentials: Option<&Credentials>) -> bool {
     let mechanism = cmd.args.split_ascii_whitespace().next().unwrap_or("");
-    if rule.auth.mechanism.as_ref().is_some_and(|m| !m.eq_ignore_ascii_case(mechanism)) {
+    if rule
+        .auth
+        .mechanism
+        .as_ref()
+        .is_some_and(|m| !m.eq_ignore_ascii_case(mechanism))
+    {
         return false;
     }
     match credentials {

@@ -24,7 +24,9 @@ impl Extensions {
         let mut ext = Extensions::default();
         for text in reply.texts().skip(1) {
             let mut words = text.split_ascii_whitespace();
-            let Some(keyword) = words.next() else { continue };
+            let Some(keyword) = words.next() else {
+                continue;
+            };
             let keyword = keyword.to_ascii_uppercase();
             match keyword.as_str() {
                 "AUTH" => ext.auth.extend(words.map(str::to_ascii_uppercase)),
@@ -73,11 +75,21 @@ impl SessionState {
 
 /// Pulls the address out of `MAIL FROM:<a@b> …` / `RCPT TO:<a@b> …` without judging it.
 pub(crate) fn path_of(args: &str) -> String {
-    let after_colon = args.split_once(':').map_or(args, |(_, rest)| rest).trim_start();
+    let after_colon = args
+        .split_once(':')
+        .map_or(args, |(_, rest)| rest)
+        .trim_start();
     if let Some(rest) = after_colon.strip_prefix('<') {
-        return rest.split_once('>').map_or(rest, |(addr, _)| addr).to_owned();
+        return rest
+            .split_once('>')
+            .map_or(rest, |(addr, _)| addr)
+            .to_owned();
     }
-    after_colon.split_ascii_whitespace().next().unwrap_or("").to_owned()
+    after_colon
+        .split_ascii_whitespace()
+        .next()
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// The value of an ESMTP parameter such as `SIZE=1000` on a MAIL line.
@@ -113,7 +125,10 @@ mod tests {
         assert_eq!(path_of("FROM:<a@b.c> SIZE=10"), "a@b.c");
         assert_eq!(path_of("FROM: <a@b.c>"), "a@b.c");
         assert_eq!(path_of("TO:<>"), "");
-        assert_eq!(param_of("FROM:<a@b> SIZE=10 BODY=8BITMIME", "size"), Some("10"));
+        assert_eq!(
+            param_of("FROM:<a@b> SIZE=10 BODY=8BITMIME", "size"),
+            Some("10")
+        );
         assert_eq!(param_of("FROM:<a@b>", "SIZE"), None);
     }
 }
