@@ -5,15 +5,54 @@
 //! records every connection as a [`Transcript`] in the reference log format, and captures the
 //! messages it accepts.
 //!
+//! Start a server from a scenario file in one line, point your sender at it, then assert on
+//! what the sender saw, on the transcript and on the captured messages, and snapshot them:
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::time::Duration;
+//!
+//! use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+//! use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
+//! use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 //! use smtp_harness::{FakeSmtpServer, Scenario};
 //!
+//! // 1. A server playing the reference log: STARTTLS, AUTH LOGIN, then a two-line 535.
 //! let server = FakeSmtpServer::start(Scenario::from_file("../scenarios/reference/auth-login-535.scn")?).await?;
-//! println!("point your sender at {}", server.addr());
+//!
+//! // 2. The sender under test (here lettre), trusting the harness's test CA.
+//! let tls = TlsParameters::builder("localhost".into())
+//!     .certificate_store(CertificateStore::None)
+//!     .add_root_certificate(Certificate::from_pem(smtp_harness::certs::embedded_ca_pem().as_bytes())?)
+//!     .build_rustls()?;
+//! let mailer = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous("127.0.0.1")
+//!     .port(server.port())
+//!     .tls(Tls::Required(tls))
+//!     .credentials(Credentials::new("me@example.com".into(), "wrong".into()))
+//!     .authentication(vec![Mechanism::Login])
+//!     .build();
+//! let email = Message::builder()
+//!     .from("a@example.com".parse()?)
+//!     .to("b@example.com".parse()?)
+//!     .subject("hello")
+//!     .body(String::from("hello"))?;
+//! let error = mailer.send(email).await.expect_err("the server says 535");
+//!
+//! // 3. What the sender saw, what went over the wire, what was captured.
+//! assert_eq!(error.status().map(|code| code.to_string()).as_deref(), Some("535"));
+//! let sessions = server.wait_for_sessions(1, Duration::from_secs(5)).await?;
+//! let transcript = sessions[0].transcript.to_string();
+//! assert!(transcript.contains("TLS connection started"));
+//! assert!(transcript.contains(r#"<- "[redacted]\r\n""#)); // credentials never show
+//! assert!(server.messages().is_empty());
+//! server.verify()?; // the scenario's expectations: STARTTLS before AUTH, no MAIL
+//!
+//! // 4. In a test: insta::assert_snapshot!(smtp_harness::snapshot::sessions_text(&sessions));
 //! # Ok(()) }
 //! ```
+//!
+//! A scenario can also be built in Rust ([`Scenario::builder`]) or parsed from a string.
 //!
 //! ## Layout
 //! - [`scenario`]: the scenario language (parse, validate).

@@ -28,6 +28,7 @@
 //! expect STARTTLS before AUTH
 //! ```
 
+mod builder;
 mod parse;
 mod validate;
 
@@ -38,6 +39,7 @@ use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
 
+pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
 pub use parse::parse;
 
