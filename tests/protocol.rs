@@ -482,3 +482,17 @@ fn hmac_md5_hex(key: &str, msg: &str) -> String {
         .map(|b| format!("{b:02x}"))
         .collect()
 }
+
+#[tokio::test]
+async fn verifying_while_a_connection_is_still_open_says_so() {
+    let server = server(inline("expect messages 1\n")).await;
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(c.reply().await.code, 220);
+    let report = server.verify().expect_err("nothing closed yet").to_string();
+    assert!(
+        report.contains(
+            "no connection has closed yet (1 still open: call wait_for_sessions before verifying)"
+        ),
+        "{report}"
+    );
+}

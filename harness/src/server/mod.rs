@@ -14,7 +14,7 @@ mod state;
 mod stream;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -78,15 +78,22 @@ pub struct WaitError {
 
 /// Connections broke the scenario's expectations.
 #[derive(Debug, thiserror::Error)]
-#[error("{}", report(.scenario, .sessions))]
+#[error("{}", report(.scenario, .sessions, *.still_open))]
 pub struct VerificationError {
     /// The scenario's name.
     pub scenario: String,
-    /// The failing connections (an empty list: no connection was made at all).
+    /// The failing connections (an empty list: no connection has closed yet).
     pub sessions: Vec<SessionRecord>,
+    /// Connections still open when verifying (they are not judged until they close).
+    pub still_open: usize,
 }
 
-fn report(scenario: &str, sessions: &[SessionRecord]) -> String {
+fn report(scenario: &str, sessions: &[SessionRecord], still_open: usize) -> String {
+    if sessions.is_empty() && still_open > 0 {
+        return format!(
+            "scenario {scenario:?}: expectations were set but no connection has closed yet ({still_open} still open: call wait_for_sessions before verifying)"
+        );
+    }
     if sessions.is_empty() {
         return format!("scenario {scenario:?}: expectations were set but no connection was made");
     }
@@ -113,6 +120,8 @@ pub(crate) struct Shared {
     records: Mutex<Vec<SessionRecord>>,
     messages: Mutex<Vec<ReceivedMessage>>,
     changed: Notify,
+    /// Connections accepted and not yet closed.
+    open: AtomicUsize,
     keep_records: bool,
     on_close: Option<mpsc::UnboundedSender<SessionRecord>>,
 }
@@ -131,6 +140,7 @@ impl Shared {
     }
 
     fn finish(&self, record: SessionRecord) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
         if let Some(tx) = &self.on_close {
             let _ = tx.send(record.clone());
         }
@@ -221,6 +231,7 @@ impl Builder {
             records: Mutex::new(Vec::new()),
             messages: Mutex::new(Vec::new()),
             changed: Notify::new(),
+            open: AtomicUsize::new(0),
             keep_records: self.keep_records,
             on_close: self.on_close,
         });
@@ -262,6 +273,7 @@ async fn accept_loop(
         // Replies go out as soon as they are written (no Nagle delay meeting delayed ACKs).
         let _ = tcp.set_nodelay(true);
         let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
+        shared.open.fetch_add(1, Ordering::AcqRel);
         let session = session::Session::new(id, tcp, shared.clone(), shutdown.clone());
         sessions.spawn(session.run());
         while sessions.try_join_next().is_some() {}
@@ -408,7 +420,8 @@ impl FakeSmtpServer {
         }
     }
 
-    /// Checks every closed connection against the scenario's expectations.
+    /// Checks every closed connection against the scenario's expectations. Connections still
+    /// open are not judged: wait for them with [`FakeSmtpServer::wait_for_sessions`] first.
     ///
     /// # Errors
     /// [`VerificationError`] listing the connections that broke them (or saying none was made
@@ -421,6 +434,7 @@ impl FakeSmtpServer {
             return Err(VerificationError {
                 scenario: scenario.name.clone(),
                 sessions: failing,
+                still_open: self.shared.open.load(Ordering::Acquire),
             });
         }
         Ok(())
