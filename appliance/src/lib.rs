@@ -1,0 +1,1 @@
+//! The appliance email subsystem (placeholder).
