@@ -206,8 +206,8 @@ async fn faults_second_rcpt_452_with_a_pipelining_client() {
 
 #[tokio::test]
 async fn faults_starttls_required_with_lettre_in_clear_then_with_starttls() {
-    // First a sender that never encrypts (gets 530, and breaks the expectation), then one that
-    // does (and meets it).
+    // First a sender that never encrypts (gets 530 at MAIL), then one that does (and is
+    // served).
     let name = "faults/starttls-required.scn";
     let server = server(shipped(name)).await;
     let clear = transport(server.port(), Mode::Plain, None);

@@ -53,6 +53,28 @@ enum Command {
         #[arg(long)]
         certs: Option<PathBuf>,
     },
+    /// Drive real senders through scenarios, each against its own fake server, in parallel.
+    ///
+    /// Prints one PASS/FAIL/SKIP line per scenario and sender (with a step-by-step account of
+    /// each failure), a matrix when several senders ran, and `N passed, N failed, N skipped`.
+    Run {
+        /// Scenario files or directories (searched for *.scn).
+        #[arg(default_value = "scenarios")]
+        paths: Vec<PathBuf>,
+        /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
+        #[arg(long)]
+        sender: Option<String>,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// How many scenarios run at once (default: twice the CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// The appliance binary (default: $SMTP_HARNESS_APPLIANCE, next to smtp-harness,
+        /// target/{debug,release}/appliance, or PATH).
+        #[arg(long)]
+        appliance: Option<PathBuf>,
+    },
     /// Validate scenario files (directories are searched for *.scn).
     Check {
         /// Files or directories.
@@ -97,6 +119,19 @@ pub fn main() -> ExitCode {
             certs,
         }),
         Command::Check { paths } => run_check(&paths),
+        Command::Run {
+            paths,
+            sender,
+            junit,
+            jobs,
+            appliance,
+        } => run_scenarios(RunArgs {
+            paths,
+            sender,
+            junit,
+            jobs,
+            appliance,
+        }),
         Command::Certs { out } => run_certs(&out),
     };
     match result {
@@ -224,6 +259,138 @@ fn report(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+struct RunArgs {
+    paths: Vec<PathBuf>,
+    sender: Option<String>,
+    junit: Option<PathBuf>,
+    jobs: Option<usize>,
+    appliance: Option<PathBuf>,
+}
+
+fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
+    use smtp_harness::run::{self, RunContext, Verdict, report};
+    use smtp_harness::scenario::SenderKind;
+
+    let only = match args.sender.as_deref() {
+        None => None,
+        Some(name) => match SenderKind::from_name(name) {
+            Some(kind) => Some(kind),
+            None => {
+                eprintln!(
+                    "error: unknown sender {name:?} (expected appliance, lettre, curl, swaks or command)"
+                );
+                return Ok(ExitCode::from(2));
+            }
+        },
+    };
+    let mut files = Vec::new();
+    for path in &args.paths {
+        collect_scenarios(path, &mut files)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+    }
+    let mut scenarios = Vec::new();
+    let mut broken = 0;
+    for file in &files {
+        match Scenario::from_file(file) {
+            Ok(s) => scenarios.push((file.display().to_string(), s)),
+            Err(e) => {
+                broken += 1;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if broken > 0 || files.is_empty() {
+        if files.is_empty() {
+            eprintln!(
+                "error: no scenario files (*.scn) found in {}",
+                display_list(&args.paths)
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
+    let mut ctx = RunContext::default();
+    if let Some(appliance) = args.appliance {
+        ctx.tools.appliance = appliance;
+    }
+    let (jobs, skipped) = run::plan(scenarios, only);
+    let parallel = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2))
+        .max(1);
+
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let mut results = runtime.block_on(async {
+        let progress = progress_bar(jobs.len() as u64);
+        let limit = std::sync::Arc::new(tokio::sync::Semaphore::new(parallel));
+        let ctx = std::sync::Arc::new(ctx);
+        let mut set = tokio::task::JoinSet::new();
+        for job in jobs {
+            let (limit, ctx) = (limit.clone(), ctx.clone());
+            set.spawn(async move {
+                let _permit = limit.acquire_owned().await;
+                run::run_job(&job, &ctx).await
+            });
+        }
+        let mut results = skipped;
+        while let Some(done) = set.join_next().await {
+            match done {
+                Ok(result) => {
+                    progress.suspend(|| println!("{}", result.line()));
+                    progress.inc(1);
+                    results.push(result);
+                }
+                Err(e) => progress.suspend(|| eprintln!("error: a scenario run crashed: {e}")),
+            }
+        }
+        progress.finish_and_clear();
+        results
+    });
+    results.sort_by(|a, b| (a.scenario.as_str(), a.sender).cmp(&(b.scenario.as_str(), b.sender)));
+    let failures: Vec<_> = results
+        .iter()
+        .filter(|r| r.verdict == Verdict::Fail)
+        .collect();
+    if !failures.is_empty() {
+        println!("\nfailures:");
+        for f in &failures {
+            println!("\n{}", f.full());
+        }
+    }
+    let senders: std::collections::BTreeSet<_> = results
+        .iter()
+        .filter(|r| !matches!(r.verdict, Verdict::Skip(_)) || r.observed.is_empty())
+        .map(|r| r.sender)
+        .collect();
+    if senders.len() > 1 {
+        println!("\n{}", report::matrix(&results));
+    }
+    if let Some(path) = &args.junit {
+        let xml = report::junit(&results).context("cannot write the JUnit report")?;
+        std::fs::write(path, xml).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    println!("\n{}", report::summary(&results));
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A progress bar on stderr for long runs in a terminal (hidden under CI or when piped).
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
+    if !interactive {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios {elapsed}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
 }
 
 fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {

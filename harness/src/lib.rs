@@ -67,6 +67,7 @@ pub mod certs;
 pub mod message;
 pub mod pattern;
 pub mod reply;
+pub mod run;
 pub mod scenario;
 pub mod server;
 pub mod snapshot;

@@ -13,6 +13,9 @@
 //! 3. **Expectations** about the client: `expect STARTTLS before AUTH`, `expect QUIT after 535`,
 //!    `expect no DATA`, `expect messages 1`, `expect AUTH times 1`, `expect closed by client`.
 //!
+//! For `smtp-harness run`, a `sender` block names the senders that drive the scenario and their
+//! settings, and `outcome` what they must conclude (see [`SenderSpec`]).
+//!
 //! Anything neither scripted nor ruled gets sane RFC 5321 behaviour from the server. Settings come
 //! first: `name`, `hostname`, `certificate VARIANT` (see [`crate::certs::CertVariant`]),
 //! `implicit-tls`, `timeout 30s` (idle timeout) and `size N` (the SIZE limit).
@@ -30,6 +33,7 @@
 
 mod builder;
 mod parse;
+mod sender;
 mod validate;
 
 use std::path::{Path, PathBuf};
@@ -42,6 +46,9 @@ use crate::reply::Reply;
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
 pub use parse::parse;
+pub use sender::{
+    AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep,
+};
 
 /// Host name used in default replies when a scenario names none.
 pub const DEFAULT_HOSTNAME: &str = "smtp.harness.test";
@@ -73,6 +80,10 @@ pub struct Scenario {
     pub rules: Vec<Rule>,
     /// Expectations about the client, checked per connection.
     pub expectations: Vec<Expectation>,
+    /// The senders that drive this scenario in `smtp-harness run`, and their settings.
+    pub sender: Option<SenderSpec>,
+    /// What the sender must conclude.
+    pub outcome: Option<Outcome>,
 }
 
 /// One step of the linear script, with the line it was written on.
@@ -300,6 +311,8 @@ impl Scenario {
             script: Vec::new(),
             rules: Vec::new(),
             expectations: Vec::new(),
+            sender: None,
+            outcome: None,
         }
     }
 

@@ -36,6 +36,8 @@ struct Parser<'a> {
     pending_lines: Vec<(usize, String)>,
     /// The rule whose indented body is being read.
     open_rule: Option<Rule>,
+    /// The `sender` block being read.
+    open_sender: bool,
     open_rule_lines: Vec<(usize, String)>,
     seen_rule: bool,
     seen_step: bool,
@@ -59,9 +61,12 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
             script: Vec::new(),
             rules: Vec::new(),
             expectations: Vec::new(),
+            sender: None,
+            outcome: None,
         },
         pending_lines: Vec::new(),
         open_rule: None,
+        open_sender: false,
         open_rule_lines: Vec::new(),
         seen_rule: false,
         seen_step: false,
@@ -105,12 +110,21 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         let indent = raw.len() - trimmed.len();
+        if indent > 0 && self.open_sender {
+            let words = split_words(trimmed.trim_end(), indent + 1)
+                .map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
+            let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
+            let spec = self.scenario.sender.get_or_insert_with(Default::default);
+            return super::sender::apply_setting(spec, &pairs)
+                .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found));
+        }
+        self.open_sender = false;
         if indent > 0 {
             if self.open_rule.is_none() {
                 return Err(self.syntax(
                     n,
                     1,
-                    "a setting, step, `when` or `expect` at the start of the line (only a rule's body is indented)",
+                    "a setting, step, `when`, `expect`, `sender` or `outcome` at the start of the line (only the bodies of `when` and `sender` are indented)",
                     trimmed,
                 ));
             }
@@ -150,6 +164,39 @@ impl<'a> Parser<'a> {
                 let rule = self.rule_header(n, rest)?;
                 self.open_rule = Some(rule);
             }
+            "sender" => {
+                if self.scenario.sender.is_some() {
+                    return Err(self.invalid(
+                        n,
+                        "a scenario has one `sender` line (list every sender on it)",
+                    ));
+                }
+                let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
+                let senders =
+                    super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
+                        self.syntax(
+                            n,
+                            if col == 0 { keyword.column + 7 } else { col },
+                            &expected,
+                            found,
+                        )
+                    })?;
+                self.scenario.sender = Some(super::SenderSpec {
+                    line: n,
+                    senders,
+                    ..Default::default()
+                });
+                self.open_sender = true;
+            }
+            "outcome" => {
+                if self.scenario.outcome.is_some() {
+                    return Err(self.invalid(n, "a scenario has one `outcome` line"));
+                }
+                let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
+                let kind = super::sender::parse_outcome(&pairs, keyword.column + 8)
+                    .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found))?;
+                self.scenario.outcome = Some(super::Outcome { line: n, kind });
+            }
             "expect" => {
                 let kind = self.expectation(n, keyword, rest)?;
                 self.scenario.expectations.push(Expectation {
@@ -174,7 +221,7 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax(
                     n,
                     keyword.column,
-                    "a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when` or `expect`",
+                    "a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when`, `expect`, `sender` or `outcome`",
                     other,
                 ));
             }

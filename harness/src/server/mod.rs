@@ -393,6 +393,22 @@ impl FakeSmtpServer {
         .await
     }
 
+    /// Waits until no connection is open (every accepted one has closed), then returns the
+    /// records of all closed connections. Gives up after `timeout` and returns what it has.
+    pub async fn wait_until_idle(&self, timeout: Duration) -> Vec<SessionRecord> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.shared.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.open.load(Ordering::Acquire) == 0
+                || tokio::time::timeout_at(deadline, notified).await.is_err()
+            {
+                return self.sessions();
+            }
+        }
+    }
+
     async fn wait<T>(
         &self,
         n: usize,

@@ -1,0 +1,211 @@
+//! `smtp-harness run`: every scenario gets its own fake server on an ephemeral port and is
+//! driven by real senders, in parallel; each (scenario, sender) pair is judged from the sender's
+//! own verdict and the server's transcripts.
+//!
+//! - `senders.rs`: the drivers (appliance, lettre, curl, swaks, a scenario's own command).
+//! - `judge.rs`: where the conversation failed, and whether that is the expected outcome.
+//! - `report.rs`: pass/fail lines, the step-by-step account of a failure, matrix, JUnit.
+//! - `redact.rs`: credentials out of what senders print.
+
+pub mod judge;
+mod redact;
+pub mod report;
+pub mod senders;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::certs::CertSource;
+use crate::scenario::{Scenario, SenderKind};
+use crate::server::FakeSmtpServer;
+use crate::transcript::Render;
+pub use report::{JobResult, Verdict};
+pub use senders::{SenderError, Tools};
+
+/// One scenario to drive with one sender.
+#[derive(Clone, Debug)]
+pub struct Job {
+    /// The scenario file as given (for reports).
+    pub name: String,
+    /// The scenario.
+    pub scenario: Arc<Scenario>,
+    /// The sender.
+    pub sender: SenderKind,
+}
+
+/// Pairs each scenario with its senders (the ones its `sender` line lists, or only `only`).
+/// A scenario without a `sender` line runs only when a sender is forced.
+pub fn plan(
+    scenarios: Vec<(String, Scenario)>,
+    only: Option<SenderKind>,
+) -> (Vec<Job>, Vec<JobResult>) {
+    let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
+    for (name, scenario) in scenarios {
+        let listed: Vec<SenderKind> = scenario
+            .sender
+            .as_ref()
+            .map(|s| s.senders.clone())
+            .unwrap_or_default();
+        let senders = match only {
+            Some(kind) => vec![kind],
+            None if listed.is_empty() => {
+                skipped.push(JobResult {
+                    scenario: name.clone(),
+                    sender: SenderKind::Appliance,
+                    verdict: Verdict::Skip(
+                        "no `sender` line (use --sender to drive it anyway)".into(),
+                    ),
+                    observed: String::new(),
+                    problems: Vec::new(),
+                    details: String::new(),
+                    elapsed: Duration::ZERO,
+                });
+                continue;
+            }
+            None => listed,
+        };
+        let scenario = Arc::new(scenario);
+        for sender in senders {
+            jobs.push(Job {
+                name: name.clone(),
+                scenario: scenario.clone(),
+                sender,
+            });
+        }
+    }
+    (jobs, skipped)
+}
+
+/// Settings shared by every job of a run.
+#[derive(Clone, Debug)]
+pub struct RunContext {
+    /// Programs to run.
+    pub tools: Tools,
+    /// Where the fake servers' certificates come from.
+    pub certs: CertSource,
+    /// How long to wait for the server to see every connection close after the sender ends.
+    pub settle: Duration,
+}
+
+impl Default for RunContext {
+    fn default() -> Self {
+        RunContext {
+            tools: Tools::discover(),
+            certs: CertSource::Embedded,
+            settle: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Runs one job: a fresh server, the sender, then the judgement.
+pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
+    let start = Instant::now();
+    let fail = |problem: String| JobResult {
+        scenario: job.name.clone(),
+        sender: job.sender,
+        verdict: Verdict::Fail,
+        observed: "not run".into(),
+        problems: vec![problem],
+        details: String::new(),
+        elapsed: start.elapsed(),
+    };
+    let server = match FakeSmtpServer::builder((*job.scenario).clone())
+        .certificates(ctx.certs.clone())
+        .verify_on_drop(false)
+        .start()
+        .await
+    {
+        Ok(s) => s,
+        Err(e) => return fail(format!("cannot start the fake server: {e}")),
+    };
+    let work = match tempfile::Builder::new()
+        .prefix("smtp-harness-run-")
+        .tempdir()
+    {
+        Ok(w) => w,
+        Err(e) => return fail(format!("cannot make a work directory: {e}")),
+    };
+    let ca = work.path().join("ca.pem");
+    let ca_written = ctx
+        .certs
+        .ca_pem()
+        .map_err(|e| e.to_string())
+        .and_then(|pem| std::fs::write(&ca, pem).map_err(|e| e.to_string()));
+    if let Err(e) = ca_written {
+        return fail(format!("cannot write the test CA: {e}"));
+    }
+    let target = senders::Target {
+        host: "127.0.0.1".into(),
+        port: server.port(),
+        ca,
+        work: work.path().to_path_buf(),
+    };
+    let spec = job.scenario.sender.clone().unwrap_or_default();
+    let said = match senders::drive(job.sender, &spec, &target, &ctx.tools).await {
+        Ok(report) => report,
+        Err(SenderError::Unsupported { what, .. }) => {
+            return JobResult {
+                verdict: Verdict::Skip(format!("{} cannot {what}", job.sender)),
+                observed: String::new(),
+                problems: Vec::new(),
+                ..fail(String::new())
+            };
+        }
+        Err(e) => return fail(e.to_string()),
+    };
+    let records = server.wait_until_idle(ctx.settle).await;
+    let observed = judge::Observed::new(said.succeeded, &records, server.messages().len());
+    let problems = judge::problems(&job.scenario, &observed, &records);
+    let details = if problems.is_empty() {
+        String::new()
+    } else {
+        account(job, &records, &redact::redact(&said.said, &spec))
+    };
+    JobResult {
+        scenario: job.name.clone(),
+        sender: job.sender,
+        verdict: if problems.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        },
+        observed: observed.describe(),
+        problems,
+        details,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// The account of a failed job: the script against the first connection, what the sender said
+/// (its last lines), and every transcript.
+fn account(job: &Job, records: &[crate::server::SessionRecord], said: &str) -> String {
+    let mut out = String::new();
+    if !job.scenario.script.is_empty() {
+        out.push_str("script, step by step:\n");
+        match records.first() {
+            Some(r) => out.push_str(&report::script_diff(&job.scenario, &r.transcript)),
+            None => out.push_str("   (no connection)\n"),
+        }
+    }
+    let lines: Vec<&str> = said.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(25)..];
+    out.push_str(&format!("{} said:\n", job.sender));
+    for l in tail {
+        out.push_str("   ");
+        out.push_str(l);
+        out.push('\n');
+    }
+    for r in records {
+        out.push_str(&format!(
+            "transcript of connection {}:\n",
+            r.transcript.session
+        ));
+        for l in r.transcript.to_log(Render::default()).lines() {
+            out.push_str("   ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
