@@ -15,12 +15,14 @@ pub struct FailurePoint {
 }
 
 /// The first place a connection failed: the first 4xx/5xx reply (attributed to the command it
-/// answered, the greeting when there was none), a failed TLS handshake, a server that closed in
-/// the middle of a step, or a client that gave up before any greeting arrived.
+/// answered, the greeting when there was none), a failed TLS handshake (or a client that hangs
+/// up right after it), a server that closed in the middle of a step, or a client that gave up
+/// before sending any command.
 pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
     let mut last_verb: Option<String> = None;
-    let mut server_spoke = false;
+    let mut previous: Option<&Event> = None;
     for event in &transcript.events {
+        let before = previous.replace(event);
         match event {
             Event::Client {
                 secret_from: Some(0),
@@ -34,7 +36,6 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
                     .map(str::to_ascii_uppercase);
             }
             Event::Server(line) => {
-                server_spoke = true;
                 if line.get(3) == Some(&b'-') {
                     continue;
                 }
@@ -64,13 +65,15 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
                     code: None,
                 });
             }
-            Event::Closed {
-                by: Closer::Client, ..
-            } if !server_spoke => {
-                return Some(FailurePoint {
-                    step: SmtpStep::Greeting,
-                    code: None,
-                });
+            // A client that hangs up right after the handshake refused what it saw there (a
+            // certificate checked after the handshake, as curl checks host names).
+            Event::Closed { by: Closer::Client, .. } if matches!(before, Some(Event::TlsStarted { .. })) => {
+                return Some(FailurePoint { step: SmtpStep::Tls, code: None });
+            }
+            // A client that hangs up without a single command gave up at the greeting (it
+            // never came in time, or the client did not like it).
+            Event::Closed { by: Closer::Client, .. } if last_verb.is_none() => {
+                return Some(FailurePoint { step: SmtpStep::Greeting, code: None });
             }
             _ => {}
         }
@@ -255,6 +258,11 @@ mod tests {
                 code: None
             })
         );
+        let refused = transcript(vec![
+            Event::TlsStarted { version: "v".into(), cipher: "c".into() },
+            Event::Closed { by: Closer::Client, reason: None },
+        ]);
+        assert_eq!(failure_point(&refused), Some(FailurePoint { step: SmtpStep::Tls, code: None }));
         let silent = transcript(vec![Event::Closed {
             by: Closer::Client,
             reason: None,

@@ -15,8 +15,8 @@ pub mod senders;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::certs::CertSource;
-use crate::scenario::{Scenario, SenderKind};
+use crate::certs::{CertSource, CertVariant};
+use crate::scenario::{Scenario, SenderKind, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
 pub use report::{JobResult, Verdict};
@@ -126,14 +126,17 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         Ok(w) => w,
         Err(e) => return fail(format!("cannot make a work directory: {e}")),
     };
+    let spec = job.scenario.sender.clone().unwrap_or_default();
     let ca = work.path().join("ca.pem");
-    let ca_written = ctx
-        .certs
-        .ca_pem()
+    let trusted = match spec.trust {
+        Trust::TestCa => ctx.certs.ca_pem(),
+        Trust::SelfSigned => ctx.certs.bundle(CertVariant::SelfSigned).map(|b| b.chain_pem),
+    };
+    let ca_written = trusted
         .map_err(|e| e.to_string())
         .and_then(|pem| std::fs::write(&ca, pem).map_err(|e| e.to_string()));
     if let Err(e) = ca_written {
-        return fail(format!("cannot write the test CA: {e}"));
+        return fail(format!("cannot write the trusted certificate: {e}"));
     }
     let target = senders::Target {
         host: "127.0.0.1".into(),
@@ -141,7 +144,6 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         ca,
         work: work.path().to_path_buf(),
     };
-    let spec = job.scenario.sender.clone().unwrap_or_default();
     let said = match senders::drive(job.sender, &spec, &target, &ctx.tools).await {
         Ok(report) => report,
         Err(SenderError::Unsupported { what, .. }) => {

@@ -47,7 +47,7 @@ pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
 pub use parse::parse;
 pub use sender::{
-    AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep,
+    AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
 };
 
 /// Host name used in default replies when a scenario names none.

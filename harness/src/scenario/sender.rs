@@ -11,6 +11,7 @@
 //!     from noreply@appliance.test
 //!     to admin@example.com
 //!     timeout 5s
+//!     trust test-ca                # test-ca | self-signed
 //! outcome failure at AUTH 535
 //! ```
 
@@ -174,6 +175,8 @@ pub struct SenderSpec {
     pub to: Vec<String>,
     /// How long the sender may take, and its own timeout where it has one.
     pub timeout: Duration,
+    /// The certificate the sender trusts.
+    pub trust: Trust,
     /// The program for the `command` sender, with `{host}`, `{port}`, `{ca}`, `{user}`,
     /// `{password}`, `{from}`, `{to}` and `{message}` placeholders; words split like a shell
     /// would on spaces, `"…"` keeping spaces.
@@ -192,7 +195,29 @@ impl Default for SenderSpec {
             from: "noreply@appliance.test".into(),
             to: vec!["admin@example.com".into()],
             timeout: Duration::from_secs(10),
+            trust: Trust::TestCa,
             command: None,
+        }
+    }
+}
+
+/// What the sender is told to trust.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Trust {
+    /// The harness's test CA (`certs/ca.pem`), which signed `valid`, `expired` and `wrong-host`.
+    #[default]
+    TestCa,
+    /// The `self-signed` certificate itself, as an admin who added it to the trusted CA file.
+    SelfSigned,
+}
+
+impl Trust {
+    /// The name used in files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Trust::TestCa => "test-ca",
+            Trust::SelfSigned => "self-signed",
         }
     }
 }
@@ -383,6 +408,13 @@ pub(super) fn apply_setting<'a>(
                 v,
             ))?;
         }
+        "trust" => {
+            let (c, v) = one("test-ca or self-signed")?;
+            spec.trust = [Trust::TestCa, Trust::SelfSigned]
+                .into_iter()
+                .find(|t| t.name() == v)
+                .ok_or((c, "test-ca or self-signed".into(), v))?;
+        }
         "run" => {
             if values.is_empty() {
                 return Err((col + 4, "the program and its arguments".into(), ""));
@@ -392,7 +424,7 @@ pub(super) fn apply_setting<'a>(
         other => {
             return Err((
                 col,
-                "a sender setting: encryption, auth, user, password, from, to, timeout or run"
+                "a sender setting: encryption, auth, user, password, from, to, timeout, trust or run"
                     .into(),
                 other,
             ));

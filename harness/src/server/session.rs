@@ -795,11 +795,26 @@ impl Session {
         }
     }
 
+    /// Waits `d` while still listening: what the client sends meanwhile is kept for later (an
+    /// early talker), and a client that hangs up ends the session at once.
     async fn pause(&mut self, d: Duration) -> Flow {
         self.flush().await?;
-        tokio::select! {
-            _ = tokio::time::sleep(d) => Ok(()),
-            _ = self.shutdown.changed() => Err(End::Server(Some("shutdown".into()))),
+        let deadline = tokio::time::sleep(d);
+        tokio::pin!(deadline);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => return Ok(()),
+                _ = self.shutdown.changed() => return Err(End::Server(Some("shutdown".into()))),
+                r = self.stream.read_buf(&mut self.inbuf) => match r {
+                    Ok(0) => return Err(End::Client(None)),
+                    Ok(_) if self.inbuf.len() > MAX_AUTH_LINE * 4 => {
+                        return Err(End::Server(Some("client sent too much during a pause".into())));
+                    }
+                    Ok(_) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Err(End::Client(None)),
+                    Err(e) => return Err(End::Client(Some(e.to_string()))),
+                },
+            }
         }
     }
 
