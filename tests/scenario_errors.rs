@@ -24,7 +24,7 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "S: 220 hi\nfoo bar\n",
-            r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when` or `expect`, found "foo""#,
+            r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when`, `expect`, `sender` or `outcome`, found "foo""#,
         ),
         (
             "certificate shiny\n",
@@ -68,7 +68,35 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "    S: 250 ok\n",
-            r#"x.scn:1:1: expected a setting, step, `when` or `expect` at the start of the line (only a rule's body is indented), found "S: 250 ok""#,
+            r#"x.scn:1:1: expected a setting, step, `when`, `expect`, `sender` or `outcome` at the start of the line (only the bodies of `when` and `sender` are indented), found "S: 250 ok""#,
+        ),
+        (
+            "sender postfix\n",
+            r#"x.scn:1:8: expected a sender: appliance, lettre, curl, swaks or command, found "postfix""#,
+        ),
+        (
+            "sender lettre\n    encryption ssl\n",
+            r#"x.scn:2:16: expected none, starttls, starttls-opportunistic or tls, found "ssl""#,
+        ),
+        (
+            "sender lettre\n    auth digest-md5\n",
+            r#"x.scn:2:10: expected none, plain, login or cram-md5, found "digest-md5""#,
+        ),
+        (
+            "sender lettre\n    colour blue\n",
+            r#"x.scn:2:5: expected a sender setting: encryption, auth, user, password, from, to, timeout, trust or run, found "colour""#,
+        ),
+        (
+            "outcome maybe\n",
+            r#"x.scn:1:9: expected `success` or `failure [at STEP] [CODE]`, found "maybe""#,
+        ),
+        (
+            "outcome failure at LOGIN\n",
+            r#"x.scn:1:20: expected a step: GREETING, EHLO, STARTTLS, TLS, AUTH, MAIL, RCPT or DATA, found "LOGIN""#,
+        ),
+        (
+            "outcome failure at AUTH 250\n",
+            r#"x.scn:1:25: expected a reply code from 400 to 599, found "250""#,
         ),
     ] {
         assert_eq!(error(text), expected, "for {text:?}");
@@ -125,6 +153,22 @@ fn unplayable_scenarios_are_refused_when_loaded() {
         (
             "certificate valid\nwhen STARTTLS\n    S: 220 go ahead\n",
             "x.scn:2: a 220 to STARTTLS must be followed by `tls` (or `pause`/`close` to fake a stalled handshake)",
+        ),
+        (
+            "sender command\n",
+            "x.scn:1: the `command` sender needs a `run PROGRAM ARGS…` line in the sender block",
+        ),
+        (
+            "sender lettre\n    run echo hi\n",
+            "x.scn:1: a `run` line is only for the `command` sender: add `command` to the sender line",
+        ),
+        (
+            "sender lettre\n    auth plain\n",
+            "x.scn:1: `auth plain` needs `user` and `password` lines",
+        ),
+        (
+            "outcome success\noutcome success\n",
+            "x.scn:2: a scenario has one `outcome` line",
         ),
     ] {
         assert_eq!(error(text), expected, "for {text:?}");

@@ -315,6 +315,9 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
         ctx.tools.appliance = appliance;
     }
     let (jobs, skipped) = run::plan(scenarios, only);
+    for s in &skipped {
+        println!("{}", s.line());
+    }
     let parallel = args
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() * 2))

@@ -67,13 +67,23 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
             }
             // A client that hangs up right after the handshake refused what it saw there (a
             // certificate checked after the handshake, as curl checks host names).
-            Event::Closed { by: Closer::Client, .. } if matches!(before, Some(Event::TlsStarted { .. })) => {
-                return Some(FailurePoint { step: SmtpStep::Tls, code: None });
+            Event::Closed {
+                by: Closer::Client, ..
+            } if matches!(before, Some(Event::TlsStarted { .. })) => {
+                return Some(FailurePoint {
+                    step: SmtpStep::Tls,
+                    code: None,
+                });
             }
             // A client that hangs up without a single command gave up at the greeting (it
             // never came in time, or the client did not like it).
-            Event::Closed { by: Closer::Client, .. } if last_verb.is_none() => {
-                return Some(FailurePoint { step: SmtpStep::Greeting, code: None });
+            Event::Closed {
+                by: Closer::Client, ..
+            } if last_verb.is_none() => {
+                return Some(FailurePoint {
+                    step: SmtpStep::Greeting,
+                    code: None,
+                });
             }
             _ => {}
         }
@@ -259,10 +269,22 @@ mod tests {
             })
         );
         let refused = transcript(vec![
-            Event::TlsStarted { version: "v".into(), cipher: "c".into() },
-            Event::Closed { by: Closer::Client, reason: None },
+            Event::TlsStarted {
+                version: "v".into(),
+                cipher: "c".into(),
+            },
+            Event::Closed {
+                by: Closer::Client,
+                reason: None,
+            },
         ]);
-        assert_eq!(failure_point(&refused), Some(FailurePoint { step: SmtpStep::Tls, code: None }));
+        assert_eq!(
+            failure_point(&refused),
+            Some(FailurePoint {
+                step: SmtpStep::Tls,
+                code: None
+            })
+        );
         let silent = transcript(vec![Event::Closed {
             by: Closer::Client,
             reason: None,

@@ -33,8 +33,9 @@ pub struct Job {
     pub sender: SenderKind,
 }
 
-/// Pairs each scenario with its senders (the ones its `sender` line lists, or only `only`).
-/// A scenario without a `sender` line runs only when a sender is forced.
+/// Pairs each scenario with its senders: the ones its `sender` line lists, or with `only`, that
+/// sender if the line lists it. A scenario without a `sender` line runs only with `only` (and
+/// default sender settings); the pairs left out come back as skipped results.
 pub fn plan(
     scenarios: Vec<(String, Scenario)>,
     only: Option<SenderKind>,
@@ -47,20 +48,27 @@ pub fn plan(
             .as_ref()
             .map(|s| s.senders.clone())
             .unwrap_or_default();
+        let skip = |why: String| JobResult {
+            scenario: name.clone(),
+            sender: only.unwrap_or(SenderKind::Appliance),
+            verdict: Verdict::Skip(why),
+            observed: String::new(),
+            problems: Vec::new(),
+            details: String::new(),
+            elapsed: Duration::ZERO,
+        };
         let senders = match only {
-            Some(kind) => vec![kind],
+            Some(kind) if listed.is_empty() || listed.contains(&kind) => vec![kind],
+            Some(kind) => {
+                skipped.push(skip(format!(
+                    "the scenario is not for {kind} (its sender line leaves it out)"
+                )));
+                continue;
+            }
             None if listed.is_empty() => {
-                skipped.push(JobResult {
-                    scenario: name.clone(),
-                    sender: SenderKind::Appliance,
-                    verdict: Verdict::Skip(
-                        "no `sender` line (use --sender to drive it anyway)".into(),
-                    ),
-                    observed: String::new(),
-                    problems: Vec::new(),
-                    details: String::new(),
-                    elapsed: Duration::ZERO,
-                });
+                skipped.push(skip(
+                    "no `sender` line (use --sender to drive it anyway)".into(),
+                ));
                 continue;
             }
             None => listed,
@@ -130,7 +138,10 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
     let ca = work.path().join("ca.pem");
     let trusted = match spec.trust {
         Trust::TestCa => ctx.certs.ca_pem(),
-        Trust::SelfSigned => ctx.certs.bundle(CertVariant::SelfSigned).map(|b| b.chain_pem),
+        Trust::SelfSigned => ctx
+            .certs
+            .bundle(CertVariant::SelfSigned)
+            .map(|b| b.chain_pem),
     };
     let ca_written = trusted
         .map_err(|e| e.to_string())

@@ -223,6 +223,7 @@ pub fn matrix(results: &[JobResult]) -> String {
     for s in &senders {
         let _ = write!(out, "  {:<9}", s.name());
     }
+    out = out.trim_end().to_owned();
     out.push('\n');
     for scenario in scenarios {
         let _ = write!(out, "{scenario:<width$}");

@@ -100,13 +100,26 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
     if let Some(spec) = &scenario.sender {
         let is_command = spec.senders.contains(&super::SenderKind::Command);
         if is_command && spec.command.is_none() {
-            return Err(invalid(spec.line, "the `command` sender needs a `run PROGRAM ARGS…` line in the sender block".into()));
+            return Err(invalid(
+                spec.line,
+                "the `command` sender needs a `run PROGRAM ARGS…` line in the sender block".into(),
+            ));
         }
         if !is_command && spec.command.is_some() {
-            return Err(invalid(spec.line, "a `run` line is only for the `command` sender: add `command` to the sender line".into()));
+            return Err(invalid(
+                spec.line,
+                "a `run` line is only for the `command` sender: add `command` to the sender line"
+                    .into(),
+            ));
         }
         if spec.auth != super::AuthMechanism::None && spec.password.is_empty() {
-            return Err(invalid(spec.line, format!("`auth {}` needs `user` and `password` lines", spec.auth.name())));
+            return Err(invalid(
+                spec.line,
+                format!(
+                    "`auth {}` needs `user` and `password` lines",
+                    spec.auth.name()
+                ),
+            ));
         }
     }
 

@@ -1,0 +1,204 @@
+//! `smtp-harness run` as a user drives it: real senders through the shipped scenarios, a
+//! failure explained step by step, JUnit for CI, a scenario's own command as the sender.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{WAIT, repo};
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn run(args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .arg("run")
+        .args(args)
+        .current_dir(repo(""))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(WAIT * 6, out)
+        .await
+        .expect("run finishes in time")
+        .expect("runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn temp_scenario(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("smtp-harness-run-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write scenario");
+    path
+}
+
+#[tokio::test]
+async fn lettre_plays_every_outbound_scenario_with_the_expected_outcome() {
+    let r = run(&["scenarios/outbound", "--sender", "lettre"]).await;
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    for line in [
+        "PASS  scenarios/outbound/cert-expired.scn  [lettre]  failure at TLS",
+        "PASS  scenarios/outbound/data-554.scn  [lettre]  failure at DATA 554",
+        "PASS  scenarios/outbound/mail-451.scn  [lettre]  failure at MAIL 451",
+        "PASS  scenarios/outbound/multiline-success.scn  [lettre]  success",
+        "PASS  scenarios/outbound/cert-self-signed-trusted.scn  [lettre]  success",
+        "SKIP  scenarios/outbound/starttls-cram-md5.scn  [lettre]  lettre cannot authenticate with CRAM-MD5",
+        "SKIP  scenarios/outbound/greeting-slow.scn  [lettre]  the scenario is not for lettre",
+    ] {
+        assert!(r.stdout.contains(line), "missing {line:?} in\n{}", r.stdout);
+    }
+    assert!(
+        r.stdout
+            .trim_end()
+            .ends_with("15 passed, 0 failed, 2 skipped"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test]
+async fn curl_and_swaks_play_the_reference_scenario_to_the_535() {
+    let r = run(&[
+        "scenarios/reference/auth-login-535.scn",
+        "scenarios/outbound/starttls-cram-md5.scn",
+    ])
+    .await;
+    // The appliance is driven too; this test looks at the external clients.
+    for line in [
+        "PASS  scenarios/reference/auth-login-535.scn  [curl]  failure at AUTH 535",
+        "PASS  scenarios/reference/auth-login-535.scn  [swaks]  failure at AUTH 535",
+        "PASS  scenarios/reference/auth-login-535.scn  [lettre]  failure at AUTH 535",
+        "PASS  scenarios/outbound/starttls-cram-md5.scn  [curl]  success",
+        "PASS  scenarios/outbound/starttls-cram-md5.scn  [swaks]  success",
+    ] {
+        assert!(r.stdout.contains(line), "missing {line:?} in\n{}", r.stdout);
+    }
+    // Several senders: a matrix.
+    assert!(r.stdout.contains("scenario"), "{}", r.stdout);
+    assert!(
+        r.stdout
+            .lines()
+            .any(|l| l.starts_with("scenarios/reference/auth-login-535.scn") && l.contains("pass")),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_failing_run_is_explained_step_by_step_without_credentials() {
+    // The script wants AUTH LOGIN; the sender is told to use PLAIN.
+    let path = temp_scenario(
+        "wants-login.scn",
+        "certificate valid\nS: 220 mx.test ESMTP\nC: EHLO *\nS: 250-mx.test\nS: 250-STARTTLS\nS: 250 AUTH PLAIN LOGIN\nC: STARTTLS\nS: 220 go\ntls\nC: EHLO *\nS: 250-mx.test\nS: 250 AUTH PLAIN LOGIN\nC: AUTH LOGIN\nS: 334 VXNlcm5hbWU6\n\
+         sender lettre\n    encryption starttls\n    auth plain\n    user alice\n    password hunter2hunter2\noutcome success\n",
+    );
+    let junit = path.with_extension("xml");
+    let r = run(&[
+        path.to_str().expect("utf8"),
+        "--junit",
+        junit.to_str().expect("utf8"),
+    ])
+    .await;
+
+    assert_eq!(r.code, Some(1), "{}", r.stdout);
+    let text = &r.stdout;
+    // Off the script the defaults take over, so lettre gets its 235 and succeeds: the outcome
+    // holds, the script does not.
+    assert!(
+        text.contains("FAIL  ") && text.contains("[lettre]  success"),
+        "{text}"
+    );
+    assert!(text.contains("expected the client line \"AUTH LOGIN\" of the script, but the client left the script there"), "{text}");
+    assert!(text.contains("ok line   9  tls"), "{text}");
+    assert!(
+        text.contains("Scenario diverged: line 13 expected \"AUTH LOGIN\""),
+        "{text}"
+    );
+    assert!(text.contains("!! line  13  C: AUTH LOGIN"), "{text}");
+    assert!(
+        text.contains("<- \"AUTH PLAIN [redacted]\\r\\n\""),
+        "{text}"
+    );
+    assert!(text.contains("-- line  14  S: 334 VXNlcm5hbWU6"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("AGFsaWNlAGh1bnRlcjJodW50ZXIy"),
+        "a credential leaked:\n{text}"
+    );
+    assert!(
+        text.trim_end().ends_with("0 passed, 1 failed, 0 skipped"),
+        "{text}"
+    );
+
+    let xml = std::fs::read_to_string(&junit).expect("JUnit written");
+    assert!(
+        xml.contains("<testsuites name=\"smtp-harness\" tests=\"1\""),
+        "{xml}"
+    );
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("wants-login.scn [lettre]"), "{xml}");
+    assert!(xml.contains("<failure"), "{xml}");
+    assert!(!xml.contains("hunter2"), "{xml}");
+}
+
+#[tokio::test]
+async fn a_scenario_can_drive_its_own_command_python_smtplib() {
+    let text = "certificate valid\nwhen AUTH user=alice password=s3cret\n    S: 235 2.7.0 ok\nwhen AUTH\n    S: 535 5.7.8 no\n\
+        expect STARTTLS before AUTH\nexpect messages 1\n\
+        sender command\n    encryption starttls\n    auth login\n    user alice\n    password s3cret\n\
+        \x20   run python3 scripts/senders/smtplib-send.py {host} {port} {ca} {encryption} {auth} {user} {password} {from} {to} {message}\n\
+        outcome success\n";
+    let path = temp_scenario("smtplib.scn", text);
+    let r = run(&[path.to_str().expect("utf8")]).await;
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("[command]  success"), "{}", r.stdout);
+
+    let wrong = temp_scenario(
+        "smtplib-wrong.scn",
+        &text.replace("password s3cret", "password wrong"),
+    );
+    let r = run(&[wrong.to_str().expect("utf8")]).await;
+    assert_eq!(r.code, Some(1));
+    assert!(
+        r.stdout.contains("observed failure at AUTH 535"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("smtplib: SMTPAuthenticationError: (535, b'5.7.8 no')"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_exit_2() {
+    let r = run(&["scenarios/outbound", "--sender", "telnet"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("unknown sender \"telnet\""),
+        "{}",
+        r.stderr
+    );
+
+    let broken = temp_scenario("broken.scn", "sender lettre\n    encryption ssl\n");
+    let r = run(&[broken.to_str().expect("utf8")]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains(
+            "broken.scn:2:16: expected none, starttls, starttls-opportunistic or tls, found \"ssl\""
+        ),
+        "{}",
+        r.stderr
+    );
+}
