@@ -30,51 +30,12 @@ enum Command {
     ///
     /// The first line on stdout is `listening on ADDR`. Each connection's transcript is
     /// appended to --transcript when it closes; a one-line verdict per connection goes to stderr.
-    Serve {
-        /// The scenario file to play.
-        scenario: PathBuf,
-        /// Address to listen on.
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: String,
-        /// Append each connection's transcript to this file.
-        #[arg(long)]
-        transcript: Option<PathBuf>,
-        /// Transcript format.
-        #[arg(long, value_enum, default_value_t = Format::Log)]
-        format: Format,
-        /// Write AUTH payloads and passwords into the transcript instead of [redacted].
-        #[arg(long)]
-        show_secrets: bool,
-        /// Exit after the first connection closes (exit code 1 if it broke expectations).
-        #[arg(long)]
-        once: bool,
-        /// Read certificates from this directory (as written by `smtp-harness certs`) instead
-        /// of the built-in ones.
-        #[arg(long)]
-        certs: Option<PathBuf>,
-    },
+    Serve(ServeArgs),
     /// Drive real senders through scenarios, each against its own fake server, in parallel.
     ///
     /// Prints one PASS/FAIL/SKIP line per scenario and sender (with a step-by-step account of
     /// each failure), a matrix when several senders ran, and `N passed, N failed, N skipped`.
-    Run {
-        /// Scenario files or directories (searched for *.scn).
-        #[arg(default_value = "scenarios")]
-        paths: Vec<PathBuf>,
-        /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
-        #[arg(long)]
-        sender: Option<String>,
-        /// Write a JUnit XML report here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// How many scenarios run at once (default: twice the CPUs).
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// The appliance binary (default: $SMTP_HARNESS_APPLIANCE, next to smtp-harness,
-        /// target/{debug,release}/appliance, or PATH).
-        #[arg(long)]
-        appliance: Option<PathBuf>,
-    },
+    Run(RunArgs),
     /// Validate scenario files (directories are searched for *.scn).
     Check {
         /// Files or directories.
@@ -101,37 +62,9 @@ enum Format {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve {
-            scenario,
-            listen,
-            transcript,
-            format,
-            show_secrets,
-            once,
-            certs,
-        } => run_serve(ServeArgs {
-            scenario,
-            listen,
-            transcript,
-            format,
-            show_secrets,
-            once,
-            certs,
-        }),
+        Command::Serve(args) => run_serve(args),
         Command::Check { paths } => run_check(&paths),
-        Command::Run {
-            paths,
-            sender,
-            junit,
-            jobs,
-            appliance,
-        } => run_scenarios(RunArgs {
-            paths,
-            sender,
-            junit,
-            jobs,
-            appliance,
-        }),
+        Command::Run(args) => run_scenarios(args),
         Command::Certs { out } => run_certs(&out),
     };
     match result {
@@ -143,13 +76,29 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// `smtp-harness serve`.
+#[derive(clap::Args, Debug)]
 struct ServeArgs {
+    /// The scenario file to play.
     scenario: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
     listen: String,
+    /// Append each connection's transcript to this file.
+    #[arg(long)]
     transcript: Option<PathBuf>,
+    /// Transcript format.
+    #[arg(long, value_enum, default_value_t = Format::Log)]
     format: Format,
+    /// Write AUTH payloads and passwords into the transcript instead of [redacted].
+    #[arg(long)]
     show_secrets: bool,
+    /// Exit after the first connection closes (exit code 1 if it broke expectations).
+    #[arg(long)]
     once: bool,
+    /// Read certificates from this directory (as written by `smtp-harness certs`) instead
+    /// of the built-in ones.
+    #[arg(long)]
     certs: Option<PathBuf>,
 }
 
@@ -261,11 +210,24 @@ fn report(
     Ok(())
 }
 
+/// `smtp-harness run`.
+#[derive(clap::Args, Debug)]
 struct RunArgs {
+    /// Scenario files or directories (searched for *.scn).
+    #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
+    /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
+    #[arg(long)]
     sender: Option<String>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
     junit: Option<PathBuf>,
+    /// How many scenarios run at once (default: twice the CPUs).
+    #[arg(long)]
     jobs: Option<usize>,
+    /// The appliance binary (default: $SMTP_HARNESS_APPLIANCE, next to smtp-harness,
+    /// target/{debug,release}/appliance, or PATH).
+    #[arg(long)]
     appliance: Option<PathBuf>,
 }
 

@@ -87,6 +87,33 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The verb of a client command line, upper case (`None` for SASL answers and other events).
+    pub fn command_verb(&self) -> Option<String> {
+        match self {
+            Event::Client {
+                secret_from: Some(0),
+                ..
+            } => None,
+            Event::Client { line, .. } => String::from_utf8_lossy(line)
+                .split_ascii_whitespace()
+                .next()
+                .map(str::to_ascii_uppercase),
+            _ => None,
+        }
+    }
+
+    /// The code of a server line that ends a reply (`None` for `250-` lines and other events).
+    pub fn reply_code(&self) -> Option<u16> {
+        match self {
+            Event::Server(line) if line.get(3) != Some(&b'-') => {
+                std::str::from_utf8(line.get(..3)?).ok()?.parse().ok()
+            }
+            _ => None,
+        }
+    }
+}
+
 /// How to render a transcript.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Render {

@@ -1,6 +1,5 @@
 //! Checks a connection's transcript against the scenario's expectations and script.
 
-use crate::pattern::Pattern;
 use crate::scenario::{Atom, Expectation, ExpectationKind};
 use crate::transcript::{Event, Transcript};
 
@@ -25,55 +24,44 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// What an expectation can see: commands, reply codes and TLS starts, in order.
+/// What an expectation can see: commands, reply codes, TLS starts and messages, in order.
 #[derive(Debug)]
-enum Fact<'a> {
-    Command(String),
+enum Fact {
+    /// A command line (not a SASL answer) without its line ending, and its verb.
+    Command {
+        line: String,
+        verb: String,
+    },
     Reply(u16),
     Tls,
     Message,
-    _Other(&'a Event),
 }
 
-fn facts(transcript: &Transcript) -> Vec<Fact<'_>> {
+fn facts(transcript: &Transcript) -> Vec<Fact> {
     let mut out = Vec::new();
     for event in &transcript.events {
-        match event {
-            // SASL responses (secret from the first byte) are not commands.
-            Event::Client {
-                secret_from: Some(0),
-                ..
-            } => {}
-            Event::Client { line, .. } => {
-                let text = String::from_utf8_lossy(line);
-                out.push(Fact::Command(
-                    text.trim_end_matches(['\r', '\n']).to_owned(),
-                ));
-            }
-            Event::Server(line) if line.get(3) != Some(&b'-') => {
-                let code = std::str::from_utf8(line.get(..3).unwrap_or_default())
-                    .ok()
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0);
-                out.push(Fact::Reply(code));
-            }
-            Event::TlsStarted { .. } => out.push(Fact::Tls),
-            Event::MessageCaptured { .. } => out.push(Fact::Message),
-            _ => {}
+        if let (Some(verb), Event::Client { line, .. }) = (event.command_verb(), event) {
+            let line = String::from_utf8_lossy(line)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
+            out.push(Fact::Command { line, verb });
+        } else if let Some(code) = event.reply_code() {
+            out.push(Fact::Reply(code));
+        } else if let Event::TlsStarted { .. } = event {
+            out.push(Fact::Tls);
+        } else if let Event::MessageCaptured { .. } = event {
+            out.push(Fact::Message);
         }
     }
     out
 }
 
-fn is(atom: &Atom, fact: &Fact<'_>) -> bool {
+fn is(atom: &Atom, fact: &Fact) -> bool {
     match (atom, fact) {
         (Atom::Tls, Fact::Tls) => true,
         (Atom::Reply(code), Fact::Reply(c)) => code == c,
-        (Atom::Verb(verb), Fact::Command(line)) => line
-            .split_ascii_whitespace()
-            .next()
-            .is_some_and(|v| v.eq_ignore_ascii_case(verb)),
-        (Atom::Line(pattern), Fact::Command(line)) => Pattern::matches(pattern, line),
+        (Atom::Verb(verb), Fact::Command { verb: v, .. }) => v == verb,
+        (Atom::Line(pattern), Fact::Command { line, .. }) => pattern.matches(line),
         _ => false,
     }
 }

@@ -23,33 +23,20 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
     let mut previous: Option<&Event> = None;
     for event in &transcript.events {
         let before = previous.replace(event);
+        if let Some(verb) = event.command_verb() {
+            last_verb = Some(verb);
+            continue;
+        }
+        if let Some(code) = event.reply_code()
+            && code >= 400
+            && last_verb.as_deref() != Some("QUIT")
+        {
+            return Some(FailurePoint {
+                step: step_of(last_verb.as_deref()),
+                code: Some(code),
+            });
+        }
         match event {
-            Event::Client {
-                secret_from: Some(0),
-                ..
-            } => {}
-            Event::Client { line, .. } => {
-                let text = String::from_utf8_lossy(line);
-                last_verb = text
-                    .split_ascii_whitespace()
-                    .next()
-                    .map(str::to_ascii_uppercase);
-            }
-            Event::Server(line) => {
-                if line.get(3) == Some(&b'-') {
-                    continue;
-                }
-                let code: u16 = std::str::from_utf8(line.get(..3).unwrap_or_default())
-                    .ok()
-                    .and_then(|c| c.parse().ok())
-                    .unwrap_or(0);
-                if code >= 400 && last_verb.as_deref() != Some("QUIT") {
-                    return Some(FailurePoint {
-                        step: step_of(last_verb.as_deref()),
-                        code: Some(code),
-                    });
-                }
-            }
             Event::TlsFailed { .. } => {
                 return Some(FailurePoint {
                     step: SmtpStep::Tls,

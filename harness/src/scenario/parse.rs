@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    Action, Atom, AuthCondition, DEFAULT_HOSTNAME, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SIZE,
-    Expectation, ExpectationKind, Rule, Scenario, ScenarioError, Step, StepKind,
+    Action, Atom, AuthCondition, Expectation, ExpectationKind, Rule, Scenario, ScenarioError, Step,
+    StepKind,
 };
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
@@ -52,17 +52,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         origin,
         scenario: Scenario {
             name: String::new(),
-            path: None,
-            hostname: DEFAULT_HOSTNAME.into(),
-            certificate: None,
-            implicit_tls: false,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
-            max_size: DEFAULT_MAX_SIZE,
-            script: Vec::new(),
-            rules: Vec::new(),
-            expectations: Vec::new(),
-            sender: None,
-            outcome: None,
+            ..Scenario::accept_all()
         },
         pending_lines: Vec::new(),
         open_rule: None,

@@ -396,17 +396,9 @@ impl FakeSmtpServer {
     /// Waits until no connection is open (every accepted one has closed), then returns the
     /// records of all closed connections. Gives up after `timeout` and returns what it has.
     pub async fn wait_until_idle(&self, timeout: Duration) -> Vec<SessionRecord> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            let notified = self.shared.changed.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            if self.shared.open.load(Ordering::Acquire) == 0
-                || tokio::time::timeout_at(deadline, notified).await.is_err()
-            {
-                return self.sessions();
-            }
-        }
+        self.wait_until(timeout, || self.shared.open.load(Ordering::Acquire) == 0)
+            .await;
+        self.sessions()
     }
 
     async fn wait<T>(
@@ -416,22 +408,31 @@ impl FakeSmtpServer {
         what: &'static str,
         get: impl Fn() -> Vec<T>,
     ) -> Result<Vec<T>, WaitError> {
+        if self.wait_until(timeout, || get().len() >= n).await {
+            Ok(get())
+        } else {
+            Err(WaitError {
+                what,
+                wanted: n,
+                got: get().len(),
+                waited: timeout,
+            })
+        }
+    }
+
+    /// Waits until `done()` holds (checked whenever a message or a connection ends); `false`
+    /// if it still does not after `timeout`.
+    async fn wait_until(&self, timeout: Duration, done: impl Fn() -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let notified = self.shared.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let items = get();
-            if items.len() >= n {
-                return Ok(items);
+            if done() {
+                return true;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                return Err(WaitError {
-                    what,
-                    wanted: n,
-                    got: get().len(),
-                    waited: timeout,
-                });
+                return done();
             }
         }
     }
