@@ -1,1 +1,37 @@
-//! The appliance email subsystem (placeholder).
+//! # appliance
+//!
+//! The outbound half of the appliance's email subsystem, written to ship: the settings an
+//! administrator enters ([`settings`]), the SMTP client that sends notification mail through
+//! the configured server ([`smtp`]), the conversation log a support bundle carries
+//! ([`convlog`]), and "test email settings" ([`email_test`]), which saves settings only when a
+//! test mail gets through.
+//!
+//! ```no_run
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use appliance::convlog::ConversationLog;
+//! use appliance::settings::Settings;
+//! use appliance::smtp::{self, Envelope};
+//!
+//! let settings = Settings::load("/var/lib/appliance/settings.toml".as_ref())?;
+//! let email = settings.require_email("settings.toml")?;
+//! let envelope = Envelope::new(email.noreply_address.clone(), ["admin@example.com"])?;
+//! let log = ConversationLog::new("/var/lib/appliance/logs/unicorn.log");
+//! let message = b"From: noreply@appliance.example.com\r\nTo: admin@example.com\r\nSubject: hi\r\n\r\nhello\r\n";
+//! match smtp::send(email, &envelope, message, &log).await {
+//!     Ok(delivered) => println!("accepted: {}", delivered.reply.lines.join(" ")),
+//!     Err(e) if e.is_temporary() => println!("try again later: {e}"),
+//!     Err(e) => println!("failed at {}: {e}\nhint: {}", e.step, e.hint()),
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod convlog;
+pub mod datadir;
+pub mod email_test;
+pub mod exit;
+pub mod settings;
+pub mod smtp;
+pub mod syntax;
+pub mod trust;

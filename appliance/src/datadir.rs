@@ -1,0 +1,38 @@
+//! The appliance's data directory (`--data-dir`, default `/var/lib/appliance`) and the files
+//! it holds.
+
+use std::path::{Path, PathBuf};
+
+use crate::convlog::LOG_PATH;
+use crate::settings::SETTINGS_FILE;
+
+/// The default data directory.
+pub const DEFAULT_DATA_DIR: &str = "/var/lib/appliance";
+
+/// A data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// The data directory at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DataDir { root: root.into() }
+    }
+
+    /// The directory itself.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The active settings: `DATA_DIR/settings.toml`.
+    pub fn settings_file(&self) -> PathBuf {
+        self.root.join(SETTINGS_FILE)
+    }
+
+    /// The conversation log: `DATA_DIR/logs/unicorn.log`.
+    pub fn log_file(&self) -> PathBuf {
+        self.root.join(LOG_PATH)
+    }
+}
