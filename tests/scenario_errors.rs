@@ -43,10 +43,6 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
             r##"x.scn:1:11: expected a count from 1 after '#', as in `#2`, found "#0""##,
         ),
         (
-            "when RCPT\nexpect no DATA\n",
-            "x.scn:2:1: expected an indented rule body (`    S: 250 OK`) after the `when` line, found the end of the line",
-        ),
-        (
             "when RCPT\n    frobnicate\n",
             r#"x.scn:2:5: expected a rule action: S:, tls, pause or close, found "frobnicate""#,
         ),

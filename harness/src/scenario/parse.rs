@@ -131,7 +131,9 @@ impl<'a> Parser<'a> {
         let words = split_words(line, 1).map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
         let keyword = &words[0];
         let rest = &words[1..];
-        let rest_text = line[keyword.column - 1 + keyword.text.len()..].trim();
+        // The keyword's end in bytes (a quoted keyword also has its two quotes).
+        let keyword_end = keyword.column - 1 + keyword.text.len() + 2 * usize::from(keyword.quoted);
+        let rest_text = line.get(keyword_end..).unwrap_or("").trim();
         match keyword.text {
             "C:" => {
                 self.script_started(n)?;
@@ -319,11 +321,9 @@ impl<'a> Parser<'a> {
         self.flush_rule_lines()?;
         if let Some(rule) = self.open_rule.take() {
             if rule.actions.is_empty() {
-                return Err(self.syntax(
-                    rule.line + 1,
-                    1,
-                    "an indented rule body (`    S: 250 OK`) after the `when` line",
-                    "",
+                return Err(self.invalid(
+                    rule.line,
+                    "this rule has no body: indent its replies under the `when` line (`    S: 250 OK`)",
                 ));
             }
             self.scenario.rules.push(rule);

@@ -10,7 +10,7 @@ pub(crate) fn greeting(scenario: &Scenario) -> Reply {
 
 /// The default EHLO reply: every extension the server implements.
 pub(crate) fn ehlo(scenario: &Scenario, client: &str, tls_active: bool) -> Reply {
-    let mut lines = vec![format!("{} Hello {client}", scenario.hostname)];
+    let mut lines = vec![format!("{} Hello {}", scenario.hostname, printable(client))];
     lines.push("PIPELINING".into());
     lines.push(format!("SIZE {}", scenario.max_size));
     if scenario.certificate.is_some() && !tls_active {
@@ -101,6 +101,13 @@ pub(crate) fn shutting_down(scenario: &Scenario) -> Reply {
     )
 }
 
+/// Client text made safe to echo in a reply: control characters (a bare CR, say) become `?`.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 /// Reply for a line smtp-proto could not parse.
 pub(crate) fn parse_error(error: &smtp_proto::Error) -> Reply {
     use smtp_proto::Error as E;
@@ -110,6 +117,7 @@ pub(crate) fn parse_error(error: &smtp_proto::Error) -> Reply {
         E::InvalidSenderAddress => Reply::new(501, "5.1.7 Bad sender address syntax"),
         E::InvalidRecipientAddress => Reply::new(501, "5.1.3 Bad recipient address syntax"),
         E::UnsupportedParameter { param } => {
+            let param = printable(param);
             Reply::new(555, &format!("5.5.4 Unsupported option: {param}"))
         }
         E::InvalidParameter { param } => Reply::new(501, &format!("5.5.4 Bad parameter: {param}")),

@@ -395,7 +395,8 @@ impl Session {
             "HELO" => defaults::ok(&scenario.hostname),
             "MAIL" => {
                 let limit = self.size_limit();
-                match param_of(&cmd.args, "SIZE").and_then(|s| s.parse::<u64>().ok()) {
+                // A SIZE too large for a u64 is larger than any limit.
+                match param_of(&cmd.args, "SIZE").map(|s| s.parse::<u64>().unwrap_or(u64::MAX)) {
                     Some(size) if size > limit => {
                         Reply::new(552, "5.3.4 Message size exceeds fixed limit")
                     }
