@@ -90,7 +90,14 @@ fn certificate_problem(error: &CertificateError) -> CertificateProblem {
                 presented: presented.iter().map(|p| unquote(p)).collect(),
             }
         }
-        CertificateError::UnknownIssuer => CertificateProblem::UnknownIssuer,
+        // A signature that does not verify means that no trusted authority signed the
+        // certificate: webpki reports it when a trusted certificate merely has the issuer's
+        // name (Debian's snakeoil certificate, CN=localhost, in /etc/ssl/certs does).
+        CertificateError::UnknownIssuer
+        | CertificateError::BadSignature
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            CertificateProblem::UnknownIssuer
+        }
         CertificateError::Revoked => CertificateProblem::Revoked,
         _ => CertificateProblem::Other,
     }
