@@ -94,17 +94,17 @@ fn email(
             other => Mechanism::from_name(other).map(Some),
         },
     );
-    let username = f.string("username");
-    let password = f.string("password");
+    let username = f.given_string("username");
+    let password = f.given_string("password");
     let auth = match mechanism {
         Some(Some(mechanism)) => credentials(&mut f, mechanism, username, password),
         Some(None) => {
             let why =
                 "email.authentication is none (remove it, or choose plain, login or cram-md5)";
-            if username.is_some() {
+            if matches!(username, Some(Some(_))) {
                 f.error("username", Problem::NotAllowed(why.into()));
             }
-            if password.is_some() {
+            if matches!(password, Some(Some(_))) {
                 f.error("password", Problem::NotAllowed(why.into()));
             }
             None
@@ -146,50 +146,53 @@ fn email(
     })
 }
 
-/// Username and password for a mechanism; `Some` when both are good.
+/// Username and password for a mechanism; `Some` when both are good. Each is `None` when
+/// absent, `Some(None)` when of the wrong type (already reported).
 fn credentials(
     f: &mut Fields<'_>,
     mechanism: Mechanism,
-    username: Option<String>,
-    password: Option<String>,
+    username: Option<Option<String>>,
+    password: Option<Option<String>>,
 ) -> Option<Auth> {
     let because = format!("email.authentication is {}", mechanism.name());
-    let username = match username {
+    let username = match username.map(|u| u.ok_or(())) {
+        Some(Err(())) => None,
         None => {
             f.error("username", Problem::MissingBecause(because.clone()));
             None
         }
-        Some(u) if u.is_empty() => {
+        Some(Ok(u)) if u.is_empty() => {
             f.error("username", Problem::Other("must not be empty".into()));
             None
         }
-        Some(u) if u.chars().any(char::is_control) => {
+        Some(Ok(u)) if u.chars().any(char::is_control) => {
             f.error(
                 "username",
                 Problem::Other("must not contain control characters".into()),
             );
             None
         }
-        Some(u) => Some(u),
+        Some(Ok(u)) => Some(u),
     };
     // The password is never echoed back in a message.
-    let password = match password {
+    let password = match password.map(|p| p.ok_or(())) {
+        Some(Err(())) => None,
         None => {
             f.error("password", Problem::MissingBecause(because));
             None
         }
-        Some(p) if p.is_empty() => {
+        Some(Ok(p)) if p.is_empty() => {
             f.error("password", Problem::Other("must not be empty".into()));
             None
         }
-        Some(p) if p.contains('\0') => {
+        Some(Ok(p)) if p.contains('\0') => {
             f.error(
                 "password",
                 Problem::Other("must not contain a NUL character".into()),
             );
             None
         }
-        Some(p) => Some(Password::new(p)),
+        Some(Ok(p)) => Some(Password::new(p)),
     };
     Some(Auth {
         mechanism,
@@ -324,6 +327,13 @@ impl<'e> Fields<'e> {
                 None
             }
         }
+    }
+
+    /// `None` when absent, `Some(None)` when of the wrong type (reported), else the value.
+    fn given_string(&mut self, key: &str) -> Option<Option<String>> {
+        let given = self.table.contains_key(key);
+        let value = self.string(key);
+        given.then_some(value)
     }
 
     fn required_string(&mut self, key: &str) -> Option<String> {
