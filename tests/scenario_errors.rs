@@ -84,7 +84,7 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "outcome maybe\n",
-            r#"x.scn:1:9: expected `success` or `failure [at STEP] [CODE]`, found "maybe""#,
+            r#"x.scn:1:9: expected `success`, `failure [at STEP] [CODE]`, `refused cleartext-auth` or `refused certificate`, found "maybe""#,
         ),
         (
             "outcome failure at LOGIN\n",

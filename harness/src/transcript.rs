@@ -62,6 +62,12 @@ pub enum Event {
         /// How many.
         bytes: usize,
     },
+    /// The client sent bytes while the server was pausing (before the greeting: an early
+    /// talker, or a client that gave up waiting). They are kept and read afterwards.
+    ClientSpokeEarly {
+        /// How many bytes arrived during the pause.
+        bytes: usize,
+    },
     /// A message was accepted and captured.
     MessageCaptured {
         /// The reverse path.
@@ -276,6 +282,9 @@ fn log_line(event: &Event, render: Render) -> String {
         Event::ClearTextDiscarded { bytes } => {
             format!("Discarded {bytes} bytes sent in clear text after STARTTLS")
         }
+        Event::ClientSpokeEarly { bytes } => {
+            format!("Client sent {bytes} bytes while the server paused")
+        }
         Event::MessageCaptured {
             mail_from,
             rcpt_to,
@@ -319,6 +328,7 @@ fn json_event(event: &Event, render: Render) -> serde_json::Value {
         Event::ClearTextDiscarded { bytes } => {
             json!({"event": "clear_text_discarded", "bytes": bytes})
         }
+        Event::ClientSpokeEarly { bytes } => json!({"event": "client_spoke_early", "bytes": bytes}),
         Event::MessageCaptured {
             mail_from,
             rcpt_to,

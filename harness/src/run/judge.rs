@@ -20,12 +20,16 @@ pub struct FailurePoint {
 /// before sending any command.
 pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
     let mut last_verb: Option<String> = None;
+    let mut server_spoke = false;
     let mut previous: Option<&Event> = None;
     for event in &transcript.events {
         let before = previous.replace(event);
         if let Some(verb) = event.command_verb() {
             last_verb = Some(verb);
             continue;
+        }
+        if event.reply_code().is_some() || matches!(event, Event::Server(_)) {
+            server_spoke = true;
         }
         if let Some(code) = event.reply_code()
             && code >= 400
@@ -37,6 +41,14 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
             });
         }
         match event {
+            // The client talked before the greeting came (swaks says QUIT after its timeout
+            // even though no greeting came): it gave up waiting at the greeting.
+            Event::ClientSpokeEarly { .. } if !server_spoke => {
+                return Some(FailurePoint {
+                    step: SmtpStep::Greeting,
+                    code: None,
+                });
+            }
             Event::TlsFailed { .. } => {
                 return Some(FailurePoint {
                     step: SmtpStep::Tls,
@@ -78,6 +90,19 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
     None
 }
 
+/// Did the client send AUTH before any TLS session started?
+fn auth_in_clear(transcript: &Transcript) -> bool {
+    for event in &transcript.events {
+        if let Event::TlsStarted { .. } = event {
+            return false;
+        }
+        if event.command_verb().as_deref() == Some("AUTH") {
+            return true;
+        }
+    }
+    false
+}
+
 fn step_of(verb: Option<&str>) -> SmtpStep {
     verb.map_or(SmtpStep::Greeting, SmtpStep::of_verb)
 }
@@ -91,16 +116,20 @@ pub struct Observed {
     pub failure: Option<FailurePoint>,
     /// Messages the server accepted.
     pub messages: usize,
+    /// The sender sent AUTH outside TLS on some connection.
+    pub auth_in_clear: bool,
 }
 
 impl Observed {
     /// Builds the observation from the sender's verdict and the server's records.
     pub fn new(sender_succeeded: bool, records: &[SessionRecord], messages: usize) -> Self {
         let failure = records.iter().find_map(|r| failure_point(&r.transcript));
+        let auth_in_clear = records.iter().any(|r| auth_in_clear(&r.transcript));
         Observed {
             sender_succeeded,
             failure,
             messages,
+            auth_in_clear,
         }
     }
 
@@ -118,6 +147,9 @@ impl Observed {
         if self.sender_succeeded && self.messages == 0 {
             text.push_str(" (but no message was accepted)");
         }
+        if self.auth_in_clear {
+            text.push_str(" (AUTH sent in clear text)");
+        }
         text
     }
 
@@ -125,6 +157,10 @@ impl Observed {
     pub fn satisfies(&self, expected: &OutcomeKind) -> bool {
         match expected {
             OutcomeKind::Success => self.sender_succeeded && self.messages > 0,
+            OutcomeKind::RefusedCleartextAuth => !self.sender_succeeded && !self.auth_in_clear,
+            OutcomeKind::RefusedCertificate => {
+                !self.sender_succeeded && self.failure.is_some_and(|f| f.step == SmtpStep::Tls)
+            }
             OutcomeKind::Failure { step, code } => {
                 !self.sender_succeeded
                     && step.is_none_or(|s| self.failure.is_some_and(|f| f.step == s))
@@ -283,6 +319,19 @@ mod tests {
                 code: None
             })
         );
+        let gave_up = transcript(vec![
+            Event::ClientSpokeEarly { bytes: 6 },
+            server("220 late"),
+            client("QUIT"),
+            server("221 bye"),
+        ]);
+        assert_eq!(
+            failure_point(&gave_up),
+            Some(FailurePoint {
+                step: SmtpStep::Greeting,
+                code: None
+            })
+        );
         let fine = transcript(vec![
             server("220 hi"),
             client("QUIT"),
@@ -304,6 +353,7 @@ mod tests {
                 code: Some(535),
             }),
             messages: 0,
+            auth_in_clear: false,
         };
         assert!(auth.satisfies(&OutcomeKind::Failure {
             step: Some(SmtpStep::Auth),
@@ -323,17 +373,39 @@ mod tests {
             sender_succeeded: true,
             failure: None,
             messages: 1,
+            auth_in_clear: false,
         };
         assert!(ok.satisfies(&OutcomeKind::Success));
         let silent_ok = Observed {
             sender_succeeded: true,
             failure: None,
             messages: 0,
+            auth_in_clear: false,
         };
         assert!(!silent_ok.satisfies(&OutcomeKind::Success));
         assert_eq!(
             silent_ok.describe(),
             "success (but no message was accepted)"
         );
+        // Refusals: no AUTH in clear text; a certificate refused at the handshake.
+        assert!(auth.satisfies(&OutcomeKind::RefusedCleartextAuth));
+        let leaky = Observed {
+            auth_in_clear: true,
+            ..auth.clone()
+        };
+        assert!(!leaky.satisfies(&OutcomeKind::RefusedCleartextAuth));
+        assert_eq!(
+            leaky.describe(),
+            "failure at AUTH 535 (AUTH sent in clear text)"
+        );
+        assert!(!auth.satisfies(&OutcomeKind::RefusedCertificate));
+        let tls = Observed {
+            failure: Some(FailurePoint {
+                step: SmtpStep::Tls,
+                code: None,
+            }),
+            ..auth.clone()
+        };
+        assert!(tls.satisfies(&OutcomeKind::RefusedCertificate));
     }
 }

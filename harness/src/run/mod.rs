@@ -169,20 +169,33 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
     };
     let records = server.wait_until_idle(ctx.settle).await;
     let observed = judge::Observed::new(said.succeeded, &records, server.messages().len());
-    let problems = judge::problems(&job.scenario, &observed, &records);
-    let details = if problems.is_empty() {
-        String::new()
-    } else {
+    let mut problems = judge::problems(&job.scenario, &observed, &records);
+    let known = spec
+        .known
+        .iter()
+        .find(|(kind, _)| *kind == job.sender)
+        .map(|(_, why)| why.clone());
+    let verdict = match (known, problems.is_empty()) {
+        (None, true) => Verdict::Pass,
+        (None, false) => Verdict::Fail,
+        (Some(why), false) => Verdict::Known(why),
+        (Some(why), true) => {
+            problems.push(format!(
+                "{} is listed as `known` ({why}) but now reaches the outcome: remove it from the `known` line",
+                job.sender
+            ));
+            Verdict::Fail
+        }
+    };
+    let details = if verdict == Verdict::Fail {
         account(job, &records, &redact::redact(&said.said, &spec))
+    } else {
+        String::new()
     };
     JobResult {
         scenario: job.name.clone(),
         sender: job.sender,
-        verdict: if problems.is_empty() {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        },
+        verdict,
         observed: observed.describe(),
         problems,
         details,

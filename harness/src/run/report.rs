@@ -18,6 +18,8 @@ pub enum Verdict {
     Fail,
     /// The sender cannot play this scenario (e.g. lettre and CRAM-MD5).
     Skip(String),
+    /// The sender missed the outcome, as the scenario's `known` line says it does.
+    Known(String),
 }
 
 /// The result of one scenario driven by one sender.
@@ -53,6 +55,10 @@ impl JobResult {
                 self.scenario, self.sender, self.observed
             ),
             Verdict::Skip(why) => format!("SKIP  {}  [{}]  {why}", self.scenario, self.sender),
+            Verdict::Known(why) => format!(
+                "KNOWN {}  [{}]  {} ({ms} ms): {why}",
+                self.scenario, self.sender, self.observed
+            ),
         }
     }
 
@@ -196,15 +202,25 @@ fn describe_step(kind: &StepKind) -> String {
     }
 }
 
-/// `N passed, N failed, N skipped`.
+/// `N passed, N failed, N skipped`, preceded by a line counting known failures if any.
 pub fn summary(results: &[JobResult]) -> String {
     let count = |f: fn(&Verdict) -> bool| results.iter().filter(|r| f(&r.verdict)).count();
-    format!(
+    let known = count(|v| matches!(v, Verdict::Known(_)));
+    let mut out = String::new();
+    if known > 0 {
+        let _ = writeln!(
+            out,
+            "{known} known failure(s), as the scenarios' `known` lines say"
+        );
+    }
+    let _ = write!(
+        out,
         "{} passed, {} failed, {} skipped",
         count(|v| *v == Verdict::Pass),
         count(|v| *v == Verdict::Fail),
         count(|v| matches!(v, Verdict::Skip(_)))
-    )
+    );
+    out
 }
 
 /// A scenario × sender table (only worth printing when more than one sender ran).
@@ -235,6 +251,7 @@ pub fn matrix(results: &[JobResult]) -> String {
                     Verdict::Pass => "pass",
                     Verdict::Fail => "FAIL",
                     Verdict::Skip(_) => "skip",
+                    Verdict::Known(_) => "known",
                 });
             let _ = write!(out, "  {cell:<9}");
         }
@@ -263,6 +280,11 @@ pub fn junit(results: &[JobResult]) -> Result<String, quick_junit::SerializeErro
             Verdict::Skip(why) => {
                 let mut status = TestCaseStatus::skipped();
                 status.set_message(why.clone());
+                status
+            }
+            Verdict::Known(why) => {
+                let mut status = TestCaseStatus::skipped();
+                status.set_message(format!("known failure: {why}"));
                 status
             }
         };

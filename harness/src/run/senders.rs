@@ -338,7 +338,7 @@ fn swaks_command(spec: &SenderSpec, target: &Target) -> Result<Vec<String>, Send
         "--timeout".into(),
         format!("{}s", spec.timeout.as_secs().max(1)),
         "--data".into(),
-        message_file(spec, target)?.display().to_string(),
+        format!("@{}", message_file(spec, target)?.display()),
     ];
     let tls = match spec.encryption {
         Encryption::None => None,

@@ -12,8 +12,14 @@
 //!     to admin@example.com
 //!     timeout 5s
 //!     trust test-ca                # test-ca | self-signed
+//!     known swaks: it checks the chain but not the host name
 //! outcome failure at AUTH 535
 //! ```
+//!
+//! Outcomes: `success` (the sender says so and a message was accepted), `failure [at STEP]
+//! [CODE]` (the sender says it failed; the server's first refusal was at STEP with CODE),
+//! `refused cleartext-auth` (it failed without sending AUTH in clear text) and `refused
+//! certificate` (it gave up at the TLS handshake).
 
 use std::fmt;
 use std::time::Duration;
@@ -181,6 +187,9 @@ pub struct SenderSpec {
     /// `{password}`, `{from}`, `{to}` and `{message}` placeholders; words split like a shell
     /// would on spaces, `"…"` keeping spaces.
     pub command: Option<Vec<String>>,
+    /// Senders known not to reach the outcome, each with the reason (`known swaks: …`). Their
+    /// runs are reported as known failures, and fail if they start to behave.
+    pub known: Vec<(SenderKind, String)>,
 }
 
 impl Default for SenderSpec {
@@ -197,6 +206,7 @@ impl Default for SenderSpec {
             timeout: Duration::from_secs(10),
             trust: Trust::TestCa,
             command: None,
+            known: Vec::new(),
         }
     }
 }
@@ -312,6 +322,11 @@ pub struct Outcome {
 pub enum OutcomeKind {
     /// The sender reports success and the server accepted a message.
     Success,
+    /// The sender reports failure without ever sending AUTH in clear text
+    /// (`outcome refused cleartext-auth`).
+    RefusedCleartextAuth,
+    /// The sender gave up at the TLS handshake, on the certificate (`outcome refused certificate`).
+    RefusedCertificate,
     /// The sender reports failure; if given, the server's first refusal was at `step` with `code`.
     Failure {
         /// Where the server said no (or the handshake failed).
@@ -325,6 +340,8 @@ impl fmt::Display for OutcomeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OutcomeKind::Success => f.write_str("success"),
+            OutcomeKind::RefusedCleartextAuth => f.write_str("refused cleartext-auth"),
+            OutcomeKind::RefusedCertificate => f.write_str("refused certificate"),
             OutcomeKind::Failure {
                 step: None,
                 code: None,
@@ -415,6 +432,40 @@ pub(super) fn apply_setting<'a>(
                 .find(|t| t.name() == v)
                 .ok_or((c, "test-ca or self-signed".into(), v))?;
         }
+        "known" => {
+            let mut names = Vec::new();
+            let mut rest = values.iter().peekable();
+            while let Some((_, word)) = rest.peek() {
+                let Some(kind) = SenderKind::from_name(word.trim_end_matches([',', ':'])) else {
+                    break;
+                };
+                names.push(kind);
+                let last = word.ends_with(':');
+                rest.next();
+                if last {
+                    break;
+                }
+            }
+            let reason: Vec<&str> = rest.map(|(_, w)| *w).collect();
+            if names.is_empty() {
+                let (c, w) = values.first().copied().unwrap_or((col + 6, ""));
+                return Err((
+                    c,
+                    "the senders that miss the outcome, then the reason: `known swaks: …`".into(),
+                    w,
+                ));
+            }
+            if reason.is_empty() {
+                return Err((
+                    col + key.len() + 1,
+                    "a reason after the sender names: `known swaks: …`".into(),
+                    "",
+                ));
+            }
+            for kind in names {
+                spec.known.push((kind, reason.join(" ")));
+            }
+        }
         "run" => {
             if values.is_empty() {
                 return Err((col + 4, "the program and its arguments".into(), ""));
@@ -424,7 +475,7 @@ pub(super) fn apply_setting<'a>(
         other => {
             return Err((
                 col,
-                "a sender setting: encryption, auth, user, password, from, to, timeout, trust or run"
+                "a sender setting: encryption, auth, user, password, from, to, timeout, trust, known or run"
                     .into(),
                 other,
             ));
@@ -438,9 +489,17 @@ pub(super) fn parse_outcome<'a>(
     words: &[(usize, &'a str)],
     end: usize,
 ) -> Result<OutcomeKind, Problem<'a>> {
-    const EXPECTED: &str = "`success` or `failure [at STEP] [CODE]`";
+    const EXPECTED: &str =
+        "`success`, `failure [at STEP] [CODE]`, `refused cleartext-auth` or `refused certificate`";
     match words {
         [] => Err((end, EXPECTED.into(), "")),
+        [(_, "refused"), (_, "cleartext-auth")] => Ok(OutcomeKind::RefusedCleartextAuth),
+        [(_, "refused"), (_, "certificate")] => Ok(OutcomeKind::RefusedCertificate),
+        [(_, "refused"), (c, what), ..] if !matches!(*what, "cleartext-auth" | "certificate") => {
+            Err((*c, "`cleartext-auth` or `certificate`".into(), what))
+        }
+        [(_, "refused"), _, (c, extra), ..] => Err((*c, "the end of the line".into(), extra)),
+        [(_, "refused")] => Err((end + 8, "`cleartext-auth` or `certificate`".into(), "")),
         [(_, "success")] => Ok(OutcomeKind::Success),
         [(_, "success"), (c, extra), ..] => Err((*c, "the end of the line".into(), extra)),
         [(_, "failure"), rest @ ..] => {

@@ -800,6 +800,17 @@ impl Session {
     /// early talker), and a client that hangs up ends the session at once.
     async fn pause(&mut self, d: Duration) -> Flow {
         self.flush().await?;
+        let before = self.inbuf.len();
+        let result = self.listen_while_paused(d).await;
+        let early = self.inbuf.len().saturating_sub(before);
+        if early > 0 {
+            self.transcript
+                .push(Event::ClientSpokeEarly { bytes: early });
+        }
+        result
+    }
+
+    async fn listen_while_paused(&mut self, d: Duration) -> Flow {
         let deadline = tokio::time::sleep(d);
         tokio::pin!(deadline);
         loop {
