@@ -95,7 +95,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 /// A message of exactly 1 KiB (16 lines of 64 octets with CRLF), then the end-of-data line.
 fn body() -> Vec<u8> {
     let mut body = Vec::with_capacity(1027);
-    body.extend_from_slice(b"Subject: benchmark message, one kibibyte in all, 16 lines long.\r\n");
+    body.extend_from_slice(b"Subject: benchmark message, one kibibyte in all, 16 lines long\r\n");
     for i in 0..15u8 {
         let fill = b'a' + i;
         body.extend(std::iter::repeat_n(fill, 62));
