@@ -56,6 +56,7 @@ pub fn plan(
             problems: Vec::new(),
             details: String::new(),
             elapsed: Duration::ZERO,
+            records: Vec::new(),
         };
         let senders = match only {
             Some(kind) if listed.is_empty() || listed.contains(&kind) => vec![kind],
@@ -117,6 +118,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         problems: vec![problem],
         details: String::new(),
         elapsed: start.elapsed(),
+        records: Vec::new(),
     };
     let server = match FakeSmtpServer::builder((*job.scenario).clone())
         .certificates(ctx.certs.clone())
@@ -200,6 +202,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         problems,
         details,
         elapsed: start.elapsed(),
+        records,
     }
 }
 

@@ -39,6 +39,8 @@ pub struct JobResult {
     pub details: String,
     /// How long it took.
     pub elapsed: std::time::Duration,
+    /// The server's record of every connection the sender made.
+    pub records: Vec<crate::server::SessionRecord>,
 }
 
 impl JobResult {
