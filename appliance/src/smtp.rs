@@ -45,7 +45,7 @@ pub struct Delivered {
 
 /// What [`send`] did: the delivery result, and whether the conversation reached the log.
 #[derive(Debug)]
-pub struct Outcome {
+pub struct SendOutcome {
     /// Delivered, or why not.
     pub result: Result<Delivered, SendError>,
     /// Set when the conversation could not be appended to the log. It never turns a delivered
@@ -80,9 +80,9 @@ pub async fn send_logged(
     envelope: &Envelope,
     message: &[u8],
     log: &ConversationLog,
-) -> Outcome {
+) -> SendOutcome {
     let mut conversation = Conversation::new();
     let result = session::converse(settings, envelope, message, &mut conversation).await;
     let log_error = log.append(&conversation).err();
-    Outcome { result, log_error }
+    SendOutcome { result, log_error }
 }

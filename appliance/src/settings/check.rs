@@ -14,7 +14,7 @@ use super::{
 use crate::syntax;
 
 /// Timeout when `timeout_secs` is not set.
-pub(crate) const DEFAULT_TIMEOUT_SECS: i64 = 30;
+const DEFAULT_TIMEOUT_SECS: i64 = 30;
 /// The longest timeout allowed.
 const MAX_TIMEOUT_SECS: i64 = 3600;
 
@@ -22,14 +22,9 @@ const MAX_TIMEOUT_SECS: i64 = 3600;
 pub(super) fn settings(table: Table) -> Result<Settings, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut top = Fields::new("", table, &mut errors);
-    let hostname = top.required_string("hostname").and_then(|h| {
-        top.check(
-            "hostname",
-            &h,
-            syntax::check_host_name(&h),
-            "a host name like appliance.example.com",
-        )
-    });
+    let hostname = top
+        .required_string("hostname")
+        .and_then(|h| top.parsed("hostname", h, HOST_NAME, host_name));
     let email_table = match top.take("email") {
         None => None,
         Some(Value::Table(t)) => Some(t),
@@ -46,6 +41,13 @@ pub(super) fn settings(table: Table) -> Result<Settings, Vec<FieldError>> {
     }
 }
 
+/// What a host name field must be.
+const HOST_NAME: &str = "a host name like appliance.example.com";
+
+fn host_name(name: &str) -> Result<String, syntax::SyntaxError> {
+    syntax::check_host_name(name).map(|()| name.to_owned())
+}
+
 /// Checks the `[email]` table.
 fn email(
     table: Table,
@@ -54,28 +56,17 @@ fn email(
 ) -> Option<EmailSettings> {
     let mut f = Fields::new("email", table, errors);
     let enabled = f.boolean("enabled").unwrap_or(false);
-    let address =
-        f.required_string("address")
-            .and_then(|a| match syntax::parse_server_address(&a) {
-                Ok(address) => Some(address),
-                Err(e) => {
-                    f.malformed(
-                        "address",
-                        "a host name or an IP address",
-                        a,
-                        Some(e.reason()),
-                    );
-                    None
-                }
-            });
+    let address = f.required_string("address").and_then(|a| {
+        f.parsed(
+            "address",
+            a,
+            "a host name or an IP address",
+            syntax::parse_server_address,
+        )
+    });
     let port = f.required_integer("port", 1, 65535).map(|p| p as u16);
     let domain = match f.string("domain") {
-        Some(d) => f.check(
-            "domain",
-            &d,
-            syntax::check_host_name(&d),
-            "a host name like appliance.example.com",
-        ),
+        Some(d) => f.parsed("domain", d, HOST_NAME, host_name),
         None => hostname.map(str::to_owned),
     };
     let encryption = f.word(
@@ -112,15 +103,11 @@ fn email(
         None => None,
     };
     let ca_file = f.string("ca_file").and_then(|path| ca_file(&mut f, path));
-    let noreply_address =
-        f.required_string("noreply_address")
-            .and_then(|a| match syntax::check_email_address(&a) {
-                Ok(()) => Some(a),
-                Err(e) => {
-                    f.malformed("noreply_address", "an email address", a, Some(e.reason()));
-                    None
-                }
-            });
+    let noreply_address = f.required_string("noreply_address").and_then(|a| {
+        f.parsed("noreply_address", a, "an email address", |a| {
+            syntax::check_email_address(a).map(|()| a.to_owned())
+        })
+    });
     let discard_to_noreply = f.boolean("discard_to_noreply").unwrap_or(false);
     let support = f.string("support").and_then(|s| support(&mut f, s));
     let timeout_secs = f
@@ -298,18 +285,18 @@ impl<'e> Fields<'e> {
         );
     }
 
-    /// Keeps `value` if `result` is fine, else reports it as malformed.
-    fn check(
+    /// What `parse` makes of a string field, or a "must be `expected`" error.
+    fn parsed<T>(
         &mut self,
         key: &str,
-        value: &str,
-        result: Result<(), syntax::SyntaxError>,
+        value: String,
         expected: &'static str,
-    ) -> Option<String> {
-        match result {
-            Ok(()) => Some(value.to_owned()),
+        parse: impl FnOnce(&str) -> Result<T, syntax::SyntaxError>,
+    ) -> Option<T> {
+        match parse(&value) {
+            Ok(parsed) => Some(parsed),
             Err(e) => {
-                self.malformed(key, expected, value.to_owned(), Some(e.reason()));
+                self.malformed(key, expected, value, Some(e.reason()));
                 None
             }
         }
