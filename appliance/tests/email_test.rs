@@ -513,6 +513,23 @@ async fn authentication_refused_with_503_by_the_server() {
 }
 
 #[tokio::test]
+async fn app_password_required_534() {
+    fails_with_settings(
+        "auth-534",
+        "certificate valid\nwhen AUTH\n    S: 534-5.7.9 Application-specific password required.\n    S: 534 5.7.9 Learn more at https://support.example/apppasswords\n",
+        |port| Candidate::new(port).set("authentication", "login"),
+        "AUTH",
+        69,
+        &[
+            "534-5.7.9 Application-specific password required.",
+            "534 5.7.9 Learn more at https://support.example/apppasswords",
+        ],
+        "the account requires an app password",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn authentication_not_advertised_is_not_attempted() {
     let dir = TempDir::new("no-auth-advertised");
     let server = server(inline(
