@@ -105,12 +105,13 @@ impl Session<'_, '_> {
             }
             self.authenticate(auth, &caps).await?;
         }
-        self.mail(envelope, message, &caps).await?;
+        let wire = data::encode(message);
+        self.mail(envelope, message, &wire, &caps).await?;
         for recipient in envelope.to() {
             self.expect_positive(Step::Rcpt, &format!("RCPT TO:<{recipient}>"))
                 .await?;
         }
-        let reply = self.data(message).await?;
+        let reply = self.data(&wire).await?;
         Ok(Delivered {
             reply,
             encrypted: self.conn.is_tls(),
@@ -260,15 +261,19 @@ impl Session<'_, '_> {
         }
     }
 
+    /// MAIL FROM, declaring the size (RFC 1870) and 8-bit content (RFC 6152) when the server
+    /// understands them.
     async fn mail(
         &mut self,
         envelope: &Envelope,
         message: &[u8],
+        wire: &[u8],
         caps: &Capabilities,
     ) -> Result<(), SendError> {
         let mut command = format!("MAIL FROM:<{}>", envelope.from());
         if caps.size.is_some() {
-            command.push_str(&format!(" SIZE={}", message.len()));
+            // The content as sent, without the terminating ".\r\n".
+            command.push_str(&format!(" SIZE={}", wire.len().saturating_sub(3)));
         }
         if caps.eight_bit_mime && data::is_8bit(message) {
             command.push_str(" BODY=8BITMIME");
@@ -276,14 +281,13 @@ impl Session<'_, '_> {
         self.expect_positive(Step::Mail, &command).await
     }
 
-    async fn data(&mut self, message: &[u8]) -> Result<Reply, SendError> {
+    /// DATA, the content (already encoded for the wire), and the reply after the final dot.
+    async fn data(&mut self, wire: &[u8]) -> Result<Reply, SendError> {
         let reply = self.conn.command(Step::Data, "DATA").await?;
         if reply.code != 354 {
             return Err(SendError::from_reply(Step::Data, reply));
         }
-        self.conn
-            .send_content(Step::Data, &data::encode(message))
-            .await?;
+        self.conn.send_content(Step::Data, wire).await?;
         let reply = self.conn.read_reply(Step::Data).await?;
         if reply.is_positive() {
             Ok(reply)
