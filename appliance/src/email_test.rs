@@ -67,11 +67,7 @@ pub async fn run(data_dir: &DataDir, candidate: Option<&Path>, to: &str) -> Emai
     let active = data_dir.settings_file();
     let path = candidate.unwrap_or(&active);
     let origin = path.display().to_string();
-    let loaded = settings::read_text(path).and_then(|text| {
-        let parsed = Settings::parse(&text, &origin)?;
-        Ok((text, parsed))
-    });
-    let (text, settings) = match loaded {
+    let (text, settings) = match Settings::load_with_text(path) {
         Ok(loaded) => loaded,
         Err(e) => return report(Outcome::InvalidSettings(e)),
     };

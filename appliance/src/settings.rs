@@ -314,8 +314,17 @@ impl Settings {
     /// # Errors
     /// [`SettingsError`]: unreadable, not TOML, or invalid values (all of them).
     pub fn load(path: &Path) -> Result<Settings, SettingsError> {
+        Settings::load_with_text(path).map(|(_, settings)| settings)
+    }
+
+    /// Reads and validates a settings file, and returns its text too (to save it as it is).
+    ///
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn load_with_text(path: &Path) -> Result<(String, Settings), SettingsError> {
         let text = read_text(path)?;
-        Settings::parse(&text, &path.display().to_string())
+        let settings = Settings::parse(&text, &path.display().to_string())?;
+        Ok((text, settings))
     }
 
     /// Validates settings given as TOML text; `origin` names it in errors.
