@@ -325,8 +325,12 @@ fn ca_params(common_name: &str) -> Result<CertificateParams, CertError> {
     Ok(p)
 }
 
-/// Parameters for a server (leaf) certificate for `names` (the first is also the CN).
+/// Parameters for a server (leaf) certificate for `names`. The common name says which variant
+/// it is (`smtp-harness self-signed`): a bare `CN=localhost` would share its subject with
+/// Debian's snakeoil certificate in /etc/ssl/certs, and a self-signed leaf's subject is its
+/// issuer, which would send verifiers to the wrong key.
 fn leaf_params(
+    variant: CertVariant,
     names: &[&str],
     not_before: OffsetDateTime,
     not_after: OffsetDateTime,
@@ -334,9 +338,7 @@ fn leaf_params(
 ) -> Result<CertificateParams, CertError> {
     let mut p = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
     p.distinguished_name = DistinguishedName::new();
-    if let Some(cn) = names.first() {
-        p.distinguished_name.push(DnType::CommonName, *cn);
-    }
+    p.distinguished_name.push(DnType::CommonName, format!("smtp-harness {}", variant.name()));
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
@@ -391,11 +393,12 @@ pub fn generate(dir: &Path) -> Result<Vec<PathBuf>, CertError> {
         let key = KeyPair::generate()?;
         let chain_pem = match v {
             CertVariant::Valid => {
-                let p = leaf_params(LOCAL_NAMES, fixed_not_before(), fixed_not_after(), true)?;
+                let p = leaf_params(v, LOCAL_NAMES, fixed_not_before(), fixed_not_after(), true)?;
                 p.signed_by(&key, &test_ca)?.pem() + &ca_cert_pem
             }
             CertVariant::Expired => {
                 let p = leaf_params(
+                    v,
                     LOCAL_NAMES,
                     now - Duration::days(60),
                     now - Duration::days(1),
@@ -405,6 +408,7 @@ pub fn generate(dir: &Path) -> Result<Vec<PathBuf>, CertError> {
             }
             CertVariant::WrongHost => {
                 let p = leaf_params(
+                    v,
                     &["wrong.example"],
                     fixed_not_before(),
                     fixed_not_after(),
@@ -413,11 +417,11 @@ pub fn generate(dir: &Path) -> Result<Vec<PathBuf>, CertError> {
                 p.signed_by(&key, &test_ca)?.pem() + &ca_cert_pem
             }
             CertVariant::SelfSigned => {
-                let p = leaf_params(LOCAL_NAMES, fixed_not_before(), fixed_not_after(), false)?;
+                let p = leaf_params(v, LOCAL_NAMES, fixed_not_before(), fixed_not_after(), false)?;
                 p.self_signed(&key)?.pem()
             }
             CertVariant::UnknownCa => {
-                let p = leaf_params(LOCAL_NAMES, fixed_not_before(), fixed_not_after(), true)?;
+                let p = leaf_params(v, LOCAL_NAMES, fixed_not_before(), fixed_not_after(), true)?;
                 p.signed_by(&key, &unknown_ca)?.pem()
             }
         };
