@@ -99,6 +99,7 @@ async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapsh
         // The appliance's own Date and Message-ID change the message's size from run to run.
         settings.add_filter(r"size=\d+", "size=[size]");
         settings.add_filter(r"SIZE=\d+", "SIZE=[size]");
+        settings.add_filter(r"Client sent \d+ bytes", "Client sent [size] bytes");
         let snapshot = format!("outbound__{}", name.trim_end_matches(".scn"));
         settings.bind(|| insta::assert_snapshot!(snapshot, text));
     }

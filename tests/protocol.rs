@@ -496,3 +496,60 @@ async fn verifying_while_a_connection_is_still_open_says_so() {
         "{report}"
     );
 }
+
+#[tokio::test]
+async fn raw_steps_send_bytes_that_are_no_smtp_reply() {
+    // A server that is not an SMTP server at all.
+    let server = server(inline(
+        "raw \"HTTP/1.1 400 Bad Request\\r\\nContent-Length: 0\\r\\n\\r\\n\"\nclose\n",
+    ))
+    .await;
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(
+        c.line().await.as_deref(),
+        Some("HTTP/1.1 400 Bad Request\r\n")
+    );
+    assert_eq!(c.line().await.as_deref(), Some("Content-Length: 0\r\n"));
+    assert_eq!(c.line().await.as_deref(), Some("\r\n"));
+    assert!(c.closed().await);
+    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
+    assert!(records[0].transcript.to_string().contains(
+        "-> \"HTTP/1.1 400 Bad Request\\r\\n\"\n-> \"Content-Length: 0\\r\\n\"\n-> \"\\r\\n\""
+    ));
+}
+
+#[tokio::test]
+async fn a_rule_can_drop_the_connection_in_the_middle_of_the_message() {
+    let scenario = inline("when DATA\n    S: 354 go ahead\n    pause 100ms\n    close\n");
+    let (server, mut c) = greeted(scenario).await;
+    assert_eq!(c.cmd("EHLO me").await.code, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@x.test>").await.code, 250);
+    assert_eq!(c.cmd("RCPT TO:<b@x.test>").await.code, 250);
+    assert_eq!(c.cmd("DATA").await.code, 354);
+    // Half a message, and no end: the server hangs up during the content.
+    c.send("Subject: half\r\n\r\nfirst line\r\n").await;
+    assert!(c.closed().await, "no final reply, just the close");
+    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
+    let log = records[0].transcript.to_string();
+    assert!(log.contains("Client sent 29 bytes while the server paused\nConnection closed by server (scripted close)"), "{log}");
+    assert!(server.messages().is_empty());
+}
+
+#[tokio::test]
+async fn a_script_reads_the_content_after_354_before_its_final_reply() {
+    let scenario = inline(
+        "S: 220 mx.test\nC: EHLO *\nS: 250 mx.test\nC: MAIL *\nS: 250 ok\nC: RCPT *\nS: 250 ok\nC: DATA\nS: 354 go\nS: 250 queued\n",
+    );
+    let (server, mut c) = greeted(scenario).await;
+    assert_eq!(c.cmd("EHLO me").await.code, 250);
+    assert_eq!(c.cmd("MAIL FROM:<a@x.test>").await.code, 250);
+    assert_eq!(c.cmd("RCPT TO:<b@x.test>").await.code, 250);
+    assert_eq!(c.cmd("DATA").await.code, 354);
+    assert_eq!(
+        c.cmd("Subject: s\r\n\r\nbody\r\n.").await.lines,
+        ["250 queued"]
+    );
+    assert_eq!(c.cmd("QUIT").await.code, 221);
+    let messages = server.wait_for_messages(1, WAIT).await.expect("captured");
+    assert_eq!(messages[0].data, b"Subject: s\r\n\r\nbody\r\n");
+}

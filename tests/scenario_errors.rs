@@ -44,7 +44,7 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "when RCPT\n    frobnicate\n",
-            r#"x.scn:2:5: expected a rule action: S:, tls, pause or close, found "frobnicate""#,
+            r#"x.scn:2:5: expected a rule action: S:, raw, tls, pause or close, found "frobnicate""#,
         ),
         (
             "expect sometimes\n",
@@ -80,7 +80,7 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "sender lettre\n    colour blue\n",
-            r#"x.scn:2:5: expected a sender setting: encryption, auth, user, password, from, to, timeout, trust or run, found "colour""#,
+            r#"x.scn:2:5: expected a sender setting: encryption, auth, user, password, from, to, timeout, trust, known or run, found "colour""#,
         ),
         (
             "outcome maybe\n",

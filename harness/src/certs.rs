@@ -338,7 +338,10 @@ fn leaf_params(
 ) -> Result<CertificateParams, CertError> {
     let mut p = CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())?;
     p.distinguished_name = DistinguishedName::new();
-    p.distinguished_name.push(DnType::CommonName, format!("smtp-harness {}", variant.name()));
+    p.distinguished_name.push(
+        DnType::CommonName,
+        format!("smtp-harness {}", variant.name()),
+    );
     p.is_ca = IsCa::ExplicitNoCa;
     p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     p.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];

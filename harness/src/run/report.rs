@@ -141,6 +141,21 @@ pub fn script_diff(scenario: &Scenario, transcript: &Transcript) -> String {
                     ),
                     _ => ("tls".into(), Some(false), "no handshake".into()),
                 },
+                StepKind::Raw(bytes) => {
+                    let mut got = Vec::new();
+                    for _ in bytes.split_inclusive(|b| *b == b'\n') {
+                        match next(events, &mut at, |e| matches!(e, Event::Server(_))) {
+                            Some(Event::Server(line)) => got.extend_from_slice(line),
+                            _ => break,
+                        }
+                    }
+                    let ok = got == *bytes;
+                    (
+                        describe_step(&step.kind),
+                        Some(ok),
+                        format!("-> {}", quote(&got)),
+                    )
+                }
                 StepKind::Pause(_) | StepKind::Close => {
                     (describe_step(&step.kind), Some(true), String::new())
                 }
@@ -198,6 +213,7 @@ fn describe_step(kind: &StepKind) -> String {
             }
         }
         StepKind::Expect(p) => format!("C: {p}"),
+        StepKind::Raw(bytes) => format!("raw {}", quote(bytes)),
         StepKind::Tls => "tls".into(),
         StepKind::Pause(d) => format!("pause {d:?}"),
         StepKind::Close => "close".into(),

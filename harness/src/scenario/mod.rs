@@ -5,7 +5,9 @@
 //! 1. **A linear script** of top-level steps, the shape a replayed log takes: `S:` lines the server
 //!    sends verbatim (consecutive lines form one or more replies), `C:` lines it then waits for (glob
 //!    patterns: `*` any text, `?` one character, case ignored), `tls` (the TLS handshake, after the
-//!    `220` to `STARTTLS`), `pause 2s`, and `close`. The first steps are the greeting.
+//!    `220` to `STARTTLS`), `pause 2s`, `close`, and `raw "…"` (bytes sent as they are, with
+//!    `\r`, `\n`, `\t`, `\\`, `\"` and `\xNN` escapes: a non-SMTP server, a response injection).
+//!    The first steps are the greeting.
 //! 2. **Reactive rules**, `when VERB [args-glob] [#N] [tls|plain]` with an indented body of `S:` lines
 //!    (and `tls`, `pause`, `close`). AUTH rules may add `MECHANISM`, `user=…` and `password=…`; they
 //!    are judged once the SASL exchange (the 334 challenges) is over. Rules answer what the script
@@ -101,6 +103,8 @@ pub struct Step {
 pub enum StepKind {
     /// Send one reply, verbatim.
     Send(Reply),
+    /// Send these bytes as they are, reply syntax or not (`raw "…"`).
+    Raw(Vec<u8>),
     /// Wait for one client line matching the pattern.
     Expect(Pattern),
     /// Run the server side of a TLS handshake.
@@ -117,6 +121,8 @@ pub enum StepKind {
 pub enum Action {
     /// Send this reply.
     Reply(Reply),
+    /// Send these bytes as they are (`raw "…"`).
+    Raw(Vec<u8>),
     /// Run the server side of a TLS handshake.
     Tls,
     /// Wait this long.

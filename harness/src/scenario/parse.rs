@@ -140,13 +140,14 @@ impl<'a> Parser<'a> {
                 let pattern = strip_marker(line);
                 self.push_step(n, StepKind::Expect(Pattern::new(pattern)));
             }
-            "tls" | "pause" | "close" => {
+            "tls" | "pause" | "close" | "raw" => {
                 self.script_started(n)?;
                 let action = self.action(n, keyword, rest)?;
                 let kind = match action {
                     Action::Tls => StepKind::Tls,
                     Action::Pause(d) => StepKind::Pause(d),
                     Action::Close => StepKind::Close,
+                    Action::Raw(bytes) => StepKind::Raw(bytes),
                     Action::Reply(_) => unreachable!("replies are S: lines"),
                 };
                 self.push_step(n, kind);
@@ -296,14 +297,19 @@ impl<'a> Parser<'a> {
         self.flush_rule_lines()?;
         let words = split_words(text, column).map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
         match words[0].text {
-            "tls" | "pause" | "close" => {
+            "tls" | "pause" | "close" | "raw" => {
                 let action = self.action(n, &words[0], &words[1..])?;
                 if let Some(rule) = self.open_rule.as_mut() {
                     rule.actions.push(action);
                 }
                 Ok(())
             }
-            other => Err(self.syntax(n, column, "a rule action: S:, tls, pause or close", other)),
+            other => Err(self.syntax(
+                n,
+                column,
+                "a rule action: S:, raw, tls, pause or close",
+                other,
+            )),
         }
     }
 
@@ -351,9 +357,27 @@ impl<'a> Parser<'a> {
                 })?;
                 Action::Pause(self.duration(n, word)?)
             }
+            "raw" => {
+                const WHAT: &str = "a quoted string of bytes, as in raw \"220 hi\\r\\n\"";
+                let word = rest
+                    .first()
+                    .ok_or_else(|| self.syntax(n, keyword.column + 4, WHAT, ""))?;
+                if !word.quoted {
+                    return Err(self.syntax(n, word.column, WHAT, word.text));
+                }
+                let bytes = unescape(word.text).map_err(|(offset, found)| {
+                    self.syntax(
+                        n,
+                        word.column + 1 + offset,
+                        "an escape: \\r, \\n, \\t, \\\\, \\\" or \\xNN",
+                        &found,
+                    )
+                })?;
+                Action::Raw(bytes)
+            }
             _ => unreachable!("only called for actions"),
         };
-        let extra = if keyword.text == "pause" {
+        let extra = if matches!(keyword.text, "pause" | "raw") {
             rest.get(1)
         } else {
             rest.first()
@@ -622,6 +646,53 @@ impl<'a> Parser<'a> {
         }
         Err(self.syntax(n, word.column, WHAT, word.text))
     }
+}
+
+/// Undoes the escapes of a `raw "…"` string; on error, the byte offset and the bad escape.
+fn unescape(text: &str) -> Result<Vec<u8>, (usize, String)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'\\' {
+            out.push(bytes[i]);
+            i += 1;
+            continue;
+        }
+        let escape = bytes.get(i + 1).copied();
+        let (byte, len) = match escape {
+            Some(b'r') => (b'\r', 2),
+            Some(b'n') => (b'\n', 2),
+            Some(b't') => (b'\t', 2),
+            Some(b'\\') => (b'\\', 2),
+            Some(b'"') => (b'"', 2),
+            Some(b'x') => match text
+                .get(i + 2..i + 4)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(b) => (b, 4),
+                None => {
+                    return Err((
+                        i,
+                        text.get(i..(i + 4).min(text.len()))
+                            .unwrap_or("\\x")
+                            .to_owned(),
+                    ));
+                }
+            },
+            _ => {
+                return Err((
+                    i,
+                    text.get(i..(i + 2).min(text.len()))
+                        .unwrap_or("\\")
+                        .to_owned(),
+                ));
+            }
+        };
+        out.push(byte);
+        i += len;
+    }
+    Ok(out)
 }
 
 /// The text after `S:` or `C:`: one optional space is dropped, the rest is kept verbatim.

@@ -84,7 +84,9 @@ struct Content {
 enum DataStage {
     /// No `354` sent yet.
     Command,
-    /// `354` sent and the content read; the next reply is the final one.
+    /// `354` sent; the content is read when the next reply is due.
+    Pending,
+    /// The content was read; the reply being sent is the final one.
     Read(Content),
     /// The final reply was sent.
     Done,
@@ -108,6 +110,8 @@ pub(super) struct Session {
     script_auth: Option<Command>,
     /// Content read after a scripted `354`.
     script_data: Option<Content>,
+    /// A scripted `354` was sent and its content is still to be read.
+    script_data_pending: bool,
     /// The last reply sent was a `334`: the next line is a SASL response (a secret).
     sasl_next: bool,
     /// BDAT chunks received so far in the transaction.
@@ -140,6 +144,7 @@ impl Session {
             script_command: None,
             script_auth: None,
             script_data: None,
+            script_data_pending: false,
             sasl_next: false,
             bdat: None,
             challenges: 0,
@@ -212,12 +217,23 @@ impl Session {
                 self.script_live = false;
                 break;
             };
+            // Content after a scripted 354 is read when the script next speaks or listens.
+            if self.script_data_pending
+                && matches!(step.kind, StepKind::Send(_) | StepKind::Expect(_))
+            {
+                self.script_data_pending = false;
+                self.script_data = Some(self.read_data().await?);
+            }
             match &step.kind {
                 StepKind::Expect(_) => return Ok(()),
                 StepKind::Send(reply) => {
                     self.script_pos += 1;
                     self.send(reply);
-                    self.after_script_reply(reply).await?;
+                    self.after_script_reply(reply);
+                }
+                StepKind::Raw(bytes) => {
+                    self.script_pos += 1;
+                    self.send_raw(bytes);
                 }
                 StepKind::Tls => {
                     self.script_pos += 1;
@@ -234,24 +250,27 @@ impl Session {
                 }
             }
         }
+        if std::mem::take(&mut self.script_data_pending) {
+            // The script ended right after a 354: the defaults finish the message.
+            self.script_command = None;
+            self.finish_data_by_default().await?;
+        }
         Ok(())
     }
 
     /// Lets a scripted reply have its protocol effect on the command it answers.
-    async fn after_script_reply(&mut self, reply: &Reply) -> Flow {
+    fn after_script_reply(&mut self, reply: &Reply) {
         let Some(cmd) = self.script_command.take() else {
-            return Ok(());
+            return;
         };
         if cmd.verb == "DATA" && reply.code() == 354 && self.script_data.is_none() {
-            let content = self.read_data().await?;
-            self.script_data = Some(content);
+            self.script_data_pending = true;
             self.script_command = Some(cmd);
         } else if let Some(content) = self.script_data.take() {
             self.finish_message(content, reply);
         } else {
             self.note_exchange(&cmd, reply, None);
         }
-        Ok(())
     }
 
     async fn handle_line(&mut self, raw: Vec<u8>, too_long: bool) -> Flow {
@@ -457,14 +476,19 @@ impl Session {
 
     /// Carries out a rule's (or the defaults') actions for `cmd`.
     async fn perform(&mut self, cmd: &Command, actions: &[Action], who: Option<&str>) -> Flow {
+        // After a 354 the content is read only when the next reply is due, so that a rule can
+        // pause or close in the middle of the client's content.
         let mut data = DataStage::Command;
         for action in actions {
             match action {
                 Action::Reply(reply) => {
+                    if let DataStage::Pending = data {
+                        data = DataStage::Read(self.read_data().await?);
+                    }
                     self.send(reply);
                     data = match data {
                         DataStage::Command if cmd.verb == "DATA" && reply.code() == 354 => {
-                            DataStage::Read(self.read_data().await?)
+                            DataStage::Pending
                         }
                         DataStage::Read(content) => {
                             self.finish_message(content, reply);
@@ -476,22 +500,30 @@ impl Session {
                         }
                     };
                 }
+                Action::Raw(bytes) => self.send_raw(bytes),
                 Action::Tls => self.start_tls().await?,
                 Action::Pause(d) => self.pause(*d).await?,
                 Action::Close => return Err(End::Server(Some("scripted close".into()))),
             }
         }
-        if let DataStage::Read(content) = data {
-            let reply = if content.too_big {
-                defaults::too_big()
-            } else if content.long_line {
-                defaults::text_line_too_long()
-            } else {
-                defaults::queued(&self.queue_id())
-            };
-            self.send(&reply);
-            self.finish_message(content, &reply);
+        if let DataStage::Pending = data {
+            self.finish_data_by_default().await?;
         }
+        Ok(())
+    }
+
+    /// Reads the content after a 354 and gives the default final reply.
+    async fn finish_data_by_default(&mut self) -> Flow {
+        let content = self.read_data().await?;
+        let reply = if content.too_big {
+            defaults::too_big()
+        } else if content.long_line {
+            defaults::text_line_too_long()
+        } else {
+            defaults::queued(&self.queue_id())
+        };
+        self.send(&reply);
+        self.finish_message(content, &reply);
         Ok(())
     }
 
@@ -746,6 +778,15 @@ impl Session {
             line: cmd.raw.clone(),
             secret_from,
         });
+    }
+
+    /// Sends bytes exactly as the scenario gives them (no reply syntax), one transcript line per
+    /// line of them.
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.outbuf.extend_from_slice(bytes);
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            self.transcript.push(Event::Server(line.to_vec()));
+        }
     }
 
     fn send(&mut self, reply: &Reply) {
