@@ -128,7 +128,7 @@ async fn reference_scenario_curl_sees_the_two_line_535_after_starttls_and_exits_
 #[tokio::test]
 async fn success_scenario_curl_uploads_the_file_through_starttls_and_auth_byte_for_byte() {
     // Arrange: connect by name, so curl checks the certificate's `localhost` name.
-    let server = server(shipped("basic/starttls-auth-success.scn")).await;
+    let server = server(shipped("outbound/starttls-plain.scn")).await;
     let file = TempFile::new("curl-success", MESSAGE);
     let resolve = format!("localhost:{}:127.0.0.1", server.port());
     let args = curl_args(
@@ -177,7 +177,7 @@ async fn success_scenario_curl_uploads_the_file_through_starttls_and_auth_byte_f
 #[tokio::test]
 async fn implicit_tls_curl_smtps_authenticates_with_plain_and_delivers() {
     // Arrange
-    let server = server(shipped("basic/implicit-tls.scn")).await;
+    let server = server(shipped("outbound/implicit-tls.scn")).await;
     let file = TempFile::new("curl-smtps", MESSAGE);
     let resolve = format!("localhost:{}:127.0.0.1", server.port());
     let args = curl_args(

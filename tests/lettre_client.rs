@@ -63,7 +63,7 @@ async fn reference_scenario_ends_with_the_two_line_535_after_a_real_tls_handshak
 async fn success_scenario_accepts_one_message_through_starttls_with_each_mechanism() {
     for mechanism in [Mechanism::Plain, Mechanism::Login] {
         // Arrange
-        let server = server(shipped("basic/starttls-auth-success.scn")).await;
+        let server = server(shipped("outbound/starttls-plain.scn")).await;
         let lettre = transport(
             server.port(),
             Mode::StartTlsRequired,
@@ -97,7 +97,7 @@ async fn success_scenario_accepts_one_message_through_starttls_with_each_mechani
 
 #[tokio::test]
 async fn wrong_password_gets_the_scenario_535() {
-    let server = server(shipped("basic/starttls-auth-success.scn")).await;
+    let server = server(shipped("outbound/starttls-plain.scn")).await;
     let lettre = transport(
         server.port(),
         Mode::StartTlsRequired,
@@ -121,7 +121,7 @@ async fn wrong_password_gets_the_scenario_535() {
 
 #[tokio::test]
 async fn implicit_tls_scenario_accepts_auth_plain() {
-    let server = server(shipped("basic/implicit-tls.scn")).await;
+    let server = server(shipped("outbound/implicit-tls.scn")).await;
     let lettre = transport(
         server.port(),
         Mode::Implicit,
@@ -144,7 +144,7 @@ async fn implicit_tls_scenario_accepts_auth_plain() {
 
 #[tokio::test]
 async fn greeting_421_is_a_transient_error_for_the_sender() {
-    let server = server(shipped("faults/greeting-421.scn")).await;
+    let server = server(shipped("outbound/greeting-421.scn")).await;
     let lettre = transport(server.port(), Mode::Plain, None);
 
     let error = send(&lettre, message(&["bob@example.com"], "x"))

@@ -47,11 +47,7 @@ async fn lettre_snapshot(
 const SNAPSHOTTED: &[&str] = &[
     "reference/auth-login-535.scn",
     "reference/published-log.scn",
-    "basic/starttls-auth-success.scn",
-    "basic/implicit-tls.scn",
-    "faults/greeting-421.scn",
     "faults/second-rcpt-452.scn",
-    "faults/starttls-required.scn",
     "bench/sink.scn",
 ];
 
@@ -141,33 +137,6 @@ TLS connection started
 "#;
 
 #[tokio::test]
-async fn basic_starttls_auth_success_with_lettre() {
-    lettre_snapshot(
-        "basic/starttls-auth-success.scn",
-        Mode::StartTlsRequired,
-        Some(("alice", "s3cret", Mechanism::Plain)),
-        true,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn basic_implicit_tls_with_lettre() {
-    lettre_snapshot(
-        "basic/implicit-tls.scn",
-        Mode::Implicit,
-        Some(("alice", "s3cret", Mechanism::Plain)),
-        true,
-    )
-    .await;
-}
-
-#[tokio::test]
-async fn faults_greeting_421_with_lettre() {
-    lettre_snapshot("faults/greeting-421.scn", Mode::Plain, None, false).await;
-}
-
-#[tokio::test]
 async fn faults_second_rcpt_452_with_a_pipelining_client() {
     // lettre gives up on the first refused recipient, so a raw client pipelines the
     // transaction the way Postfix would and delivers to the accepted recipient.
@@ -198,31 +167,6 @@ async fn faults_second_rcpt_452_with_a_pipelining_client() {
     let messages = server.wait_for_messages(1, WAIT).await.expect("captured");
     assert_eq!(messages[0].rcpt_to, ["one@mx.test"]);
     snapshot(name, &server, 1).await;
-}
-
-#[tokio::test]
-async fn faults_starttls_required_with_lettre_in_clear_then_with_starttls() {
-    // First a sender that never encrypts (gets 530 at MAIL), then one that does (and is
-    // served).
-    let name = "faults/starttls-required.scn";
-    let server = server(shipped(name)).await;
-    let clear = transport(server.port(), Mode::Plain, None);
-    let error = send(&clear, message(&["bob@example.com"], "x"))
-        .await
-        .expect_err("530");
-    assert_eq!(
-        error.status().map(|c| c.to_string()).as_deref(),
-        Some("530")
-    );
-    server
-        .wait_for_sessions(1, WAIT)
-        .await
-        .expect("first closed");
-    let encrypted = transport(server.port(), Mode::StartTlsRequired, None);
-    send(&encrypted, message(&["bob@example.com"], "x"))
-        .await
-        .expect("sent inside TLS");
-    snapshot(name, &server, 2).await;
 }
 
 #[tokio::test]

@@ -128,7 +128,7 @@ async fn reference_scenario_swaks_sees_the_two_line_535_after_starttls_and_exits
 async fn success_scenario_swaks_delivers_one_message_through_starttls_and_auth_with_dot_lines_intact()
  {
     // Arrange
-    let server = server(shipped("basic/starttls-auth-success.scn")).await;
+    let server = server(shipped("outbound/starttls-plain.scn")).await;
     let body = "first line\n.hidden\n..leading dot\nlast line";
     let mut args = swaks_args(&server);
     args.extend(starttls_verified());
@@ -181,7 +181,7 @@ async fn success_scenario_swaks_delivers_one_message_through_starttls_and_auth_w
 #[tokio::test]
 async fn success_scenario_with_a_wrong_password_swaks_fails_at_auth_with_the_535_text() {
     // Arrange: the scenario expects a 235 and a message, which this client cannot produce.
-    let server = lenient_server(shipped("basic/starttls-auth-success.scn")).await;
+    let server = lenient_server(shipped("outbound/starttls-plain.scn")).await;
     let mut args = swaks_args(&server);
     args.extend(starttls_verified());
     args = with(
@@ -228,7 +228,7 @@ async fn success_scenario_with_a_wrong_password_swaks_fails_at_auth_with_the_535
 #[tokio::test]
 async fn implicit_tls_swaks_tls_on_connect_authenticates_with_plain_and_delivers() {
     // Arrange
-    let server = server(shipped("basic/implicit-tls.scn")).await;
+    let server = server(shipped("outbound/implicit-tls.scn")).await;
     let args = with(
         swaks_args(&server),
         &[

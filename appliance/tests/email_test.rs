@@ -196,7 +196,7 @@ async fn starttls_and_cram_md5_succeed() {
 #[tokio::test]
 async fn implicit_tls_succeeds() {
     let dir = TempDir::new("implicit-tls");
-    let server = server(shipped("basic/implicit-tls.scn")).await;
+    let server = server(shipped("outbound/implicit-tls.scn")).await;
     let candidate = Candidate::new(server.port()).set("encryption", "tls");
     let run = email_test(&dir, &candidate, &[]).await;
     assert_sent(&run, &dir, &candidate);
@@ -216,7 +216,7 @@ async fn implicit_tls_succeeds() {
 #[tokio::test]
 async fn the_shipped_starttls_success_scenario_is_met() {
     let dir = TempDir::new("starttls-shipped");
-    let server = server(shipped("basic/starttls-auth-success.scn")).await;
+    let server = server(shipped("outbound/starttls-plain.scn")).await;
     let candidate = Candidate::new(server.port()).set("authentication", "login");
     let run = email_test(&dir, &candidate, &[]).await;
     assert_sent(&run, &dir, &candidate);
@@ -384,7 +384,7 @@ async fn implicit_tls_against_a_starttls_port_fails_the_handshake() {
 #[tokio::test]
 async fn greeting_421_is_temporary() {
     let dir = TempDir::new("greeting-421");
-    let server = server(shipped("faults/greeting-421.scn")).await;
+    let server = server(shipped("outbound/greeting-421.scn")).await;
     let run = email_test(&dir, &Candidate::new(server.port()), &[]).await;
     assert_failed(&run, &dir, 75, "GREETING");
     assert!(run.stderr.contains("The server answered with a temporary error (4xx):\n    421 4.3.2 busy.harness.test Service not available, closing transmission channel\n"), "{run:#?}");

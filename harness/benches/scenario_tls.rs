@@ -1,6 +1,6 @@
 //! One complete scenario run per iteration, over a new TCP connection each time:
 //!
-//! - `tls_scenario_run`: `scenarios/basic/starttls-auth-success.scn` with EHLO, STARTTLS, a real
+//! - `tls_scenario_run`: `scenarios/outbound/starttls-plain.scn` with EHLO, STARTTLS, a real
 //!   TLS handshake (tokio-rustls, the embedded test CA), EHLO, AUTH PLAIN, MAIL, RCPT, DATA with a
 //!   1 KiB body and QUIT;
 //! - `plain_scenario_run`: the same without TLS and AUTH against `Scenario::accept_all()`.
@@ -29,7 +29,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 
 const SCENARIO: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../scenarios/basic/starttls-auth-success.scn"
+    "/../scenarios/outbound/starttls-plain.scn"
 );
 
 /// A tiny SMTP client: commands out, replies in (a line reader over any stream).

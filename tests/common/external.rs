@@ -26,7 +26,7 @@ pub const SERVER_WAIT: Duration = Duration::from_secs(10);
 /// The test CA that signed the `valid` server certificate.
 pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/ca.pem");
 
-/// A shipped scenario, by its path under `scenarios/` (e.g. `basic/implicit-tls.scn`).
+/// A shipped scenario, by its path under `scenarios/` (e.g. `outbound/implicit-tls.scn`).
 pub fn shipped(relative: &str) -> Scenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
