@@ -61,7 +61,7 @@ async fn lettre_plays_every_outbound_scenario_with_the_expected_outcome() {
     assert!(
         r.stdout
             .trim_end()
-            .ends_with("15 passed, 0 failed, 1 skipped"),
+            .ends_with("19 passed, 0 failed, 1 skipped"),
         "{}",
         r.stdout
     );
