@@ -13,13 +13,36 @@ use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::{Mode, message, send, transport};
 use smtp_harness::FakeSmtpServer;
 
+/// Snapshots a client scenario played against a shipped server scenario.
+async fn client_snapshot(name: &str, against: &str) {
+    let server = server(shipped(against)).await;
+    let options = smtp_harness::client::ClientOptions::test_ca(WAIT).expect("test CA");
+    let record = smtp_harness::client::play(&shipped(name), server.addr(), &options).await;
+    assert!(record.passed(), "{name}: {:?}", record.failures);
+    insta_snapshot(name, smtp_harness::snapshot::client_text(&record));
+}
+
+#[tokio::test]
+async fn client_deliver_pipelined_against_the_sink() {
+    client_snapshot("client/deliver-pipelined.scn", "bench/sink.scn").await;
+}
+
+#[tokio::test]
+async fn client_deliver_starttls_against_a_starttls_server() {
+    client_snapshot("client/deliver-starttls.scn", "outbound/starttls-plain.scn").await;
+}
+
 /// Snapshots the closed connections of `server` under the scenario's name.
 async fn snapshot(scenario: &str, server: &FakeSmtpServer, connections: usize) {
     let records = server
         .wait_for_sessions(connections, WAIT)
         .await
         .expect("connections closed");
-    let text = smtp_harness::snapshot::sessions_text(&records);
+    insta_snapshot(scenario, smtp_harness::snapshot::sessions_text(&records));
+}
+
+/// Compares `text` with `snapshots/<folder>__<name>.snap`.
+fn insta_snapshot(scenario: &str, text: String) {
     let name = scenario.trim_end_matches(".scn").replace('/', "__");
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path("../snapshots");
@@ -45,6 +68,8 @@ async fn lettre_snapshot(
 
 /// Scenarios this file snapshots; a test below checks the list covers `scenarios/`.
 const SNAPSHOTTED: &[&str] = &[
+    "client/deliver-pipelined.scn",
+    "client/deliver-starttls.scn",
     "reference/auth-login-535.scn",
     "reference/published-log.scn",
     "faults/second-rcpt-452.scn",

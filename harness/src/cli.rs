@@ -36,6 +36,11 @@ enum Command {
     /// Prints one PASS/FAIL/SKIP line per scenario and sender (with a step-by-step account of
     /// each failure), a matrix when several senders ran, and `N passed, N failed, N skipped`.
     Run(RunArgs),
+    /// Play a `role client` scenario against an SMTP server, as a remote MTA would.
+    ///
+    /// Prints the transcript (`->` what the server sent, `<-` what was sent to it) and the
+    /// steps or expectations that were not met; exit code 1 if any.
+    Send(SendArgs),
     /// Validate scenario files (directories are searched for *.scn).
     Check {
         /// Files or directories.
@@ -64,6 +69,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => run_serve(args),
         Command::Check { paths } => run_check(&paths),
+        Command::Send(args) => run_send(args),
         Command::Run(args) => run_scenarios(args),
         Command::Certs { out } => run_certs(&out),
     };
@@ -356,6 +362,69 @@ fn progress_bar(len: u64) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// `smtp-harness send`.
+#[derive(clap::Args, Debug)]
+struct SendArgs {
+    /// The `role client` scenario to play.
+    scenario: PathBuf,
+    /// The server, HOST:PORT.
+    #[arg(long)]
+    to: String,
+    /// PEM CA certificates to trust for `tls` steps (default: the harness's test CA).
+    #[arg(long)]
+    ca: Option<PathBuf>,
+    /// The name to verify the server's certificate against.
+    #[arg(long, default_value = "localhost")]
+    tls_name: String,
+    /// Show AUTH payloads instead of [redacted].
+    #[arg(long)]
+    show_secrets: bool,
+}
+
+fn run_send(args: SendArgs) -> Result<ExitCode> {
+    use smtp_harness::client::{self, ClientOptions};
+    let scenario = match Scenario::from_file(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    let target = match runtime
+        .block_on(tokio::net::lookup_host(args.to.as_str()))
+        .map(|mut a| a.next())
+    {
+        Ok(Some(addr)) => addr,
+        _ => {
+            eprintln!("error: cannot resolve {:?} (expected HOST:PORT)", args.to);
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let ca = match &args.ca {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?,
+        None => certs::embedded_ca_pem().to_owned(),
+    };
+    let options = ClientOptions::trusting(&ca, &args.tls_name, scenario.idle_timeout)
+        .context("cannot set up TLS")?;
+    let record = runtime.block_on(client::play(&scenario, target, &options));
+    print!(
+        "{}",
+        record.transcript.to_log(Render {
+            show_secrets: args.show_secrets
+        })
+    );
+    for f in &record.failures {
+        println!("FAILED {f}");
+    }
+    Ok(if record.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {

@@ -57,6 +57,8 @@
 //! ## Layout
 //! - [`scenario`]: the scenario language (parse, validate).
 //! - [`server`]: the fake server ([`FakeSmtpServer`]) and its sessions.
+//! - [`client`]: the harness as a remote MTA, playing `role client` scenarios.
+//! - [`run`]: driving real senders through scenarios and judging them.
 //! - [`transcript`]: transcripts and their renderers; [`verify`]: expectations.
 //! - [`reply`], [`pattern`], [`message`]: replies, client-line globs, captured messages.
 //! - [`certs`], [`tls`]: test certificates (rcgen) and rustls configurations.
@@ -64,6 +66,7 @@
 #![warn(missing_docs)]
 
 pub mod certs;
+pub mod client;
 pub mod message;
 pub mod pattern;
 pub mod reply;

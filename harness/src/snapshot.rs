@@ -1,8 +1,10 @@
-//! Stable snapshot text: a transcript with nothing that changes from run to run (no ports, peer
-//! addresses or clock times are ever written into the log format), plus the captured envelope.
+//! Stable snapshot text: transcripts with nothing that changes from run to run (no ports, peer
+//! addresses or clock times are ever written into the log format), with their verdicts.
 
+use crate::client::ClientRecord;
 use crate::server::SessionRecord;
-use crate::transcript::Render;
+use crate::transcript::{Render, Transcript};
+use crate::verify::Failure;
 
 /// The text to snapshot for a set of connections: each transcript in the reference log format
 /// (secrets redacted), followed by the failures of its expectations, if any.
@@ -10,14 +12,24 @@ pub fn sessions_text(records: &[SessionRecord]) -> String {
     let mut out = String::new();
     for record in records {
         out.push_str(&format!("# connection {}\n", record.transcript.session));
-        out.push_str(&record.transcript.to_log(Render::default()));
-        if record.failures.is_empty() {
-            out.push_str("# expectations: met\n");
-        } else {
-            for f in &record.failures {
-                out.push_str(&format!("# FAILED {f}\n"));
-            }
-        }
+        push_record(&mut out, &record.transcript, &record.failures);
     }
     out
+}
+
+/// The text to snapshot for a client run (`role client`): its transcript and verdicts.
+pub fn client_text(record: &ClientRecord) -> String {
+    let mut out = String::from("# client\n");
+    push_record(&mut out, &record.transcript, &record.failures);
+    out
+}
+
+fn push_record(out: &mut String, transcript: &Transcript, failures: &[Failure]) {
+    out.push_str(&transcript.to_log(Render::default()));
+    if failures.is_empty() {
+        out.push_str("# expectations: met\n");
+    }
+    for f in failures {
+        out.push_str(&format!("# FAILED {f}\n"));
+    }
 }

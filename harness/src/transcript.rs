@@ -68,6 +68,11 @@ pub enum Event {
         /// How many bytes arrived during the pause.
         bytes: usize,
     },
+    /// The client sent a message's content (after 354), shown as its size.
+    DataSent {
+        /// Octets sent, dot-stuffing and the final `.` line included.
+        bytes: usize,
+    },
     /// A message was accepted and captured.
     MessageCaptured {
         /// The reverse path.
@@ -285,6 +290,7 @@ fn log_line(event: &Event, render: Render) -> String {
         Event::ClientSpokeEarly { bytes } => {
             format!("Client sent {bytes} bytes while the server paused")
         }
+        Event::DataSent { bytes } => format!("<- [message: {bytes} bytes]"),
         Event::MessageCaptured {
             mail_from,
             rcpt_to,
@@ -329,6 +335,7 @@ fn json_event(event: &Event, render: Render) -> serde_json::Value {
             json!({"event": "clear_text_discarded", "bytes": bytes})
         }
         Event::ClientSpokeEarly { bytes } => json!({"event": "client_spoke_early", "bytes": bytes}),
+        Event::DataSent { bytes } => json!({"event": "data_sent", "bytes": bytes}),
         Event::MessageCaptured {
             mail_from,
             rcpt_to,

@@ -58,6 +58,13 @@ pub fn plan(
             elapsed: Duration::ZERO,
             records: Vec::new(),
         };
+        if scenario.role == crate::scenario::Role::Client {
+            skipped.push(skip(
+                "a client scenario: play it with `smtp-harness send SCENARIO --to HOST:PORT`"
+                    .into(),
+            ));
+            continue;
+        }
         let senders = match only {
             Some(kind) if listed.is_empty() || listed.contains(&kind) => vec![kind],
             Some(kind) => {

@@ -156,7 +156,7 @@ pub fn script_diff(scenario: &Scenario, transcript: &Transcript) -> String {
                         format!("-> {}", quote(&got)),
                     )
                 }
-                StepKind::Pause(_) | StepKind::Close => {
+                StepKind::Pause(_) | StepKind::Close | StepKind::Message(_) | StepKind::Slow(_) => {
                     (describe_step(&step.kind), Some(true), String::new())
                 }
             }
@@ -214,6 +214,8 @@ fn describe_step(kind: &StepKind) -> String {
         }
         StepKind::Expect(p) => format!("C: {p}"),
         StepKind::Raw(bytes) => format!("raw {}", quote(bytes)),
+        StepKind::Message(path) => format!("message {path}"),
+        StepKind::Slow(d) => format!("slow {d:?}"),
         StepKind::Tls => "tls".into(),
         StepKind::Pause(d) => format!("pause {d:?}"),
         StepKind::Close => "close".into(),

@@ -15,6 +15,11 @@
 //! 3. **Expectations** about the client: `expect STARTTLS before AUTH`, `expect QUIT after 535`,
 //!    `expect no DATA`, `expect messages 1`, `expect AUTH times 1`, `expect closed by client`.
 //!
+//! With `role client` the scenario plays a remote MTA instead (`smtp-harness send`): `C:` lines
+//! are sent, each `S:` line is a glob one reply (its last line) must match, `message FILE` sends
+//! a message file dot-stuffed, `slow 5ms` writes byte by byte, and `raw`, `tls`, `pause` and
+//! `close` work as for the server.
+//!
 //! For `smtp-harness run`, a `sender` block names the senders that drive the scenario and their
 //! settings, and `outcome` what they must conclude (see [`SenderSpec`]).
 //!
@@ -86,6 +91,20 @@ pub struct Scenario {
     pub sender: Option<SenderSpec>,
     /// What the sender must conclude.
     pub outcome: Option<Outcome>,
+    /// Which side the scenario plays: the server (default) or the client (`role client`).
+    pub role: Role,
+}
+
+/// Which side of the conversation a scenario plays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The fake server: `S:` lines are sent, `C:` lines are awaited.
+    #[default]
+    Server,
+    /// A remote MTA (`smtp-harness send`): `C:` lines are sent, `S:` lines are globs the
+    /// server's replies must match (each `S:` one reply, matched on its last line).
+    Client,
 }
 
 /// One step of the linear script, with the line it was written on.
@@ -113,6 +132,12 @@ pub enum StepKind {
     Pause(Duration),
     /// Close the connection.
     Close,
+    /// Client role: send the message in this file (relative to the scenario's folder),
+    /// dot-stuffed, then the final `.` line.
+    Message(String),
+    /// Client role: from now on write one byte at a time with this delay between bytes
+    /// (`slow 0ms` stops it).
+    Slow(Duration),
 }
 
 /// What a rule (or the script) does in reply.
@@ -319,6 +344,7 @@ impl Scenario {
             expectations: Vec::new(),
             sender: None,
             outcome: None,
+            role: Role::Server,
         }
     }
 

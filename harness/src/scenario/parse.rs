@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    Action, Atom, AuthCondition, Expectation, ExpectationKind, Rule, Scenario, ScenarioError, Step,
-    StepKind,
+    Action, Atom, AuthCondition, Expectation, ExpectationKind, Role, Rule, Scenario, ScenarioError,
+    Step, StepKind,
 };
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
@@ -124,7 +124,11 @@ impl<'a> Parser<'a> {
         let line = raw.trim_end();
         if line.starts_with("S:") {
             self.script_started(n)?;
-            self.pending_lines.push((n, strip_marker(line)));
+            if self.scenario.role == Role::Client {
+                self.push_step(n, StepKind::Expect(Pattern::new(strip_marker(line))));
+            } else {
+                self.pending_lines.push((n, strip_marker(line)));
+            }
             return Ok(());
         }
         self.flush_script_lines()?;
@@ -137,8 +141,48 @@ impl<'a> Parser<'a> {
         match keyword.text {
             "C:" => {
                 self.script_started(n)?;
-                let pattern = strip_marker(line);
-                self.push_step(n, StepKind::Expect(Pattern::new(pattern)));
+                let text = strip_marker(line);
+                if self.scenario.role == Role::Client {
+                    self.push_step(n, StepKind::Raw(format!("{text}\r\n").into_bytes()));
+                } else {
+                    self.push_step(n, StepKind::Expect(Pattern::new(text)));
+                }
+            }
+            "message" | "slow" => {
+                if self.scenario.role != Role::Client {
+                    return Err(self.invalid(
+                        n,
+                        format!(
+                            "`{}` is a client step: add `role client` to the settings",
+                            keyword.text
+                        ),
+                    ));
+                }
+                self.script_started(n)?;
+                let word = match rest {
+                    [w] => w,
+                    [] => {
+                        return Err(self.syntax(
+                            n,
+                            keyword.column + keyword.text.len() + 1,
+                            if keyword.text == "slow" {
+                                "a delay such as 5ms"
+                            } else {
+                                "a message file"
+                            },
+                            "",
+                        ));
+                    }
+                    [_, extra, ..] => {
+                        return Err(self.syntax(n, extra.column, "the end of the line", extra.text));
+                    }
+                };
+                let kind = if keyword.text == "slow" {
+                    StepKind::Slow(self.duration(n, word)?)
+                } else {
+                    StepKind::Message(word.text.to_owned())
+                };
+                self.push_step(n, kind);
             }
             "tls" | "pause" | "close" | "raw" => {
                 self.script_started(n)?;
@@ -153,6 +197,12 @@ impl<'a> Parser<'a> {
                 self.push_step(n, kind);
             }
             "when" => {
+                if self.scenario.role == Role::Client {
+                    return Err(self.invalid(
+                        n,
+                        "a client scenario has no `when` rules: it plays its script",
+                    ));
+                }
                 self.seen_rule = true;
                 let rule = self.rule_header(n, rest)?;
                 self.open_rule = Some(rule);
@@ -198,7 +248,7 @@ impl<'a> Parser<'a> {
                     kind,
                 });
             }
-            "name" | "hostname" | "certificate" | "implicit-tls" | "timeout" | "size" => {
+            "name" | "hostname" | "certificate" | "implicit-tls" | "timeout" | "size" | "role" => {
                 if self.seen_step || self.seen_rule {
                     return Err(self.invalid(
                         n,
@@ -214,7 +264,7 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax(
                     n,
                     keyword.column,
-                    "a setting (name, hostname, certificate, implicit-tls, timeout, size), a step (S:, C:, tls, pause, close), `when`, `expect`, `sender` or `outcome`",
+                    "a setting (name, hostname, certificate, implicit-tls, timeout, size, role), a step (S:, C:, raw, tls, pause, close, message, slow), `when`, `expect`, `sender` or `outcome`",
                     other,
                 ));
             }
@@ -432,6 +482,14 @@ impl<'a> Parser<'a> {
                     self.syntax(n, w.column, "a certificate variant (valid, expired, wrong-host, self-signed, unknown-ca)", w.text)
                 })?;
                 self.scenario.certificate = Some(variant);
+            }
+            "role" => {
+                let w = one("`server` or `client`")?;
+                self.scenario.role = match w.text {
+                    "server" => Role::Server,
+                    "client" => Role::Client,
+                    other => return Err(self.syntax(n, w.column, "`server` or `client`", other)),
+                };
             }
             "implicit-tls" => {
                 if let Some(w) = rest.first() {

@@ -15,6 +15,9 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
             "{what} needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"
         )
     };
+    if scenario.role == super::Role::Client {
+        return validate_client(scenario, &invalid);
+    }
     if scenario.certificate.is_none() {
         if scenario.implicit_tls {
             return Err(invalid(1, needs_cert("`implicit-tls`")));
@@ -180,6 +183,37 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 "nothing can follow `close` in a rule".into(),
             ));
         }
+    }
+    Ok(())
+}
+
+/// A client scenario: no server settings that could not apply, nothing after `close`.
+fn validate_client(
+    scenario: &Scenario,
+    invalid: &dyn Fn(usize, String) -> ScenarioError,
+) -> Result<(), ScenarioError> {
+    if scenario.certificate.is_some() || scenario.implicit_tls {
+        return Err(invalid(1, "`certificate` and `implicit-tls` are server settings; a client scenario gets its TLS trust from `smtp-harness send --ca`".into()));
+    }
+    if let Some(spec) = &scenario.sender {
+        return Err(invalid(
+            spec.line,
+            "a client scenario plays the sender itself: it has no `sender` line".into(),
+        ));
+    }
+    if let Some(close) = scenario
+        .script
+        .iter()
+        .position(|s| s.kind == StepKind::Close)
+        && let Some(after) = scenario.script.get(close + 1)
+    {
+        return Err(invalid(
+            after.line,
+            format!(
+                "this step can never run: the script closes the connection at line {}",
+                scenario.script[close].line
+            ),
+        ));
     }
     Ok(())
 }

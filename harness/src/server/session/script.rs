@@ -38,6 +38,8 @@ impl Session {
                     self.script_pos += 1;
                     self.pause(*d).await?;
                 }
+                // Client steps: a server scenario never holds them (the parser refuses them).
+                StepKind::Message(_) | StepKind::Slow(_) => self.script_pos += 1,
                 StepKind::Close => {
                     self.script_pos += 1;
                     self.script_live = false;

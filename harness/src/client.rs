@@ -1,0 +1,481 @@
+//! The harness as a remote MTA: plays a `role client` scenario against any SMTP server (an
+//! inbound MTA, Postfix, the appliance's receiver) and records the conversation from the
+//! client's side, in the same [`Transcript`] form the fake server uses.
+//!
+//! `C:` lines and `raw` bytes are sent (one byte at a time under `slow`), each `S:` glob must
+//! match the last line of the next reply, `message FILE` sends a message dot-stuffed with its
+//! final `.` line, `tls` runs the client side of the handshake. The script stops at the first
+//! reply that does not match; expectations are checked on the whole transcript.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_rustls::rustls::ClientConfig;
+use tokio_rustls::rustls::pki_types::ServerName;
+
+use crate::certs::CertError;
+use crate::pattern::Pattern;
+use crate::scenario::{Role, Scenario, StepKind};
+use crate::transcript::{Closer, Event, Transcript};
+use crate::verify::Failure;
+
+/// How the client connects.
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    /// TLS configuration for `tls` steps (whom to trust).
+    pub tls: Arc<ClientConfig>,
+    /// The name to verify the server's certificate against.
+    pub tls_name: ServerName<'static>,
+    /// Longest wait for the connection, a reply or a write.
+    pub timeout: Duration,
+}
+
+impl ClientOptions {
+    /// Trusts the PEM CA certificates in `ca_pem` and verifies the server as `tls_name`.
+    ///
+    /// # Errors
+    /// [`CertError`] when the CA cannot be read or the name is not a valid server name.
+    pub fn trusting(ca_pem: &str, tls_name: &str, timeout: Duration) -> Result<Self, CertError> {
+        let tls_name = ServerName::try_from(tls_name.to_owned()).map_err(|e| CertError::Pem {
+            what: "the TLS server name".into(),
+            detail: e.to_string(),
+        })?;
+        Ok(ClientOptions {
+            tls: crate::tls::client_config_trusting(ca_pem)?,
+            tls_name,
+            timeout,
+        })
+    }
+
+    /// Trusts the harness's own test CA and verifies the server as `localhost`.
+    ///
+    /// # Errors
+    /// [`CertError`] if the built-in CA does not load (a broken build).
+    pub fn test_ca(timeout: Duration) -> Result<Self, CertError> {
+        Self::trusting(crate::certs::embedded_ca_pem(), "localhost", timeout)
+    }
+}
+
+/// What a client run produced.
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    /// The conversation, `->` what the server sent, `<-` what the client sent.
+    pub transcript: Transcript,
+    /// Script steps and expectations that were not met (empty: all went as written).
+    pub failures: Vec<Failure>,
+}
+
+impl ClientRecord {
+    /// `true` if every step and expectation was met.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+    Gone,
+}
+
+/// The client while it plays.
+struct Player<'a> {
+    scenario: &'a Scenario,
+    options: &'a ClientOptions,
+    conn: Conn,
+    inbuf: Vec<u8>,
+    transcript: Transcript,
+    failures: Vec<Failure>,
+    /// Delay between single-byte writes (`slow`), if any.
+    pace: Option<Duration>,
+    /// The last reply was a 334: the next line sent is a secret.
+    challenged: bool,
+    closed_by: Option<Closer>,
+}
+
+/// Why the script stopped early.
+struct Stop;
+
+/// Plays a `role client` scenario against `target`.
+pub async fn play(
+    scenario: &Scenario,
+    target: SocketAddr,
+    options: &ClientOptions,
+) -> ClientRecord {
+    let mut transcript = Transcript::new(1);
+    transcript.push(Event::Opened {
+        peer: target.to_string(),
+    });
+    let mut failures = Vec::new();
+    if scenario.role != Role::Client {
+        failures.push(Failure {
+            line: 1,
+            expected: "a scenario with `role client`".into(),
+            actual: "it plays the server side (use `smtp-harness serve` for it)".into(),
+        });
+        return ClientRecord {
+            transcript,
+            failures,
+        };
+    }
+    let conn = match tokio::time::timeout(options.timeout, TcpStream::connect(target)).await {
+        Ok(Ok(tcp)) => {
+            let _ = tcp.set_nodelay(true);
+            Conn::Plain(tcp)
+        }
+        Ok(Err(e)) => return unreachable_target(transcript, format!("cannot connect: {e}")),
+        Err(_) => return unreachable_target(transcript, "the connection timed out".into()),
+    };
+    let mut player = Player {
+        scenario,
+        options,
+        conn,
+        inbuf: Vec::new(),
+        transcript,
+        failures,
+        pace: None,
+        challenged: false,
+        closed_by: None,
+    };
+    let _ = player.run().await;
+    player.finish().await
+}
+
+fn unreachable_target(mut transcript: Transcript, why: String) -> ClientRecord {
+    transcript.push(Event::Closed {
+        by: Closer::Client,
+        reason: Some(why.clone()),
+    });
+    let failures = vec![Failure {
+        line: 1,
+        expected: "a server to talk to".into(),
+        actual: why,
+    }];
+    ClientRecord {
+        transcript,
+        failures,
+    }
+}
+
+impl Player<'_> {
+    async fn run(&mut self) -> Result<(), Stop> {
+        let scenario = self.scenario;
+        for step in &scenario.script {
+            match &step.kind {
+                StepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
+                StepKind::Raw(bytes) => self.send_lines(bytes).await?,
+                StepKind::Message(path) => self.send_message(step.line, path).await?,
+                StepKind::Tls => self.start_tls(step.line).await?,
+                StepKind::Pause(d) => tokio::time::sleep(*d).await,
+                StepKind::Slow(d) => self.pace = (!d.is_zero()).then_some(*d),
+                StepKind::Close => {
+                    self.close(Closer::Client, None).await;
+                    return Err(Stop);
+                }
+                // A client scenario has no server replies to send (the parser makes `S:` globs).
+                StepKind::Send(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, line: usize, expected: String, actual: String) -> Stop {
+        self.failures.push(Failure {
+            line,
+            expected,
+            actual,
+        });
+        Stop
+    }
+
+    /// Reads one whole reply and matches its last line against the step's glob.
+    async fn expect(&mut self, line: usize, pattern: &Pattern) -> Result<(), Stop> {
+        let last = match self.read_reply().await {
+            Ok(last) => last,
+            Err(why) => {
+                return Err(self.fail(
+                    line,
+                    format!("a reply matching {:?}", pattern.as_str()),
+                    why,
+                ));
+            }
+        };
+        self.challenged = last.starts_with("334");
+        if pattern.matches(&last) {
+            Ok(())
+        } else {
+            Err(self.fail(
+                line,
+                format!("a reply matching {:?}", pattern.as_str()),
+                format!("the server said {last:?}"),
+            ))
+        }
+    }
+
+    /// Reads lines up to the last line of a reply (`code text`), recording each; returns it.
+    async fn read_reply(&mut self) -> Result<String, String> {
+        loop {
+            let line = self.read_line().await?;
+            let text = String::from_utf8_lossy(&line)
+                .trim_end_matches(['\r', '\n'])
+                .to_owned();
+            self.transcript.push(Event::Server(line));
+            if text.as_bytes().get(3) != Some(&b'-') {
+                return Ok(text);
+            }
+        }
+    }
+
+    async fn read_line(&mut self) -> Result<Vec<u8>, String> {
+        loop {
+            if let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
+                return Ok(self.inbuf.drain(..=pos).collect());
+            }
+            let mut chunk = [0u8; 8192];
+            let read = async {
+                match &mut self.conn {
+                    Conn::Plain(s) => s.read(&mut chunk).await,
+                    Conn::Tls(s) => s.read(&mut chunk).await,
+                    Conn::Gone => Ok(0),
+                }
+            };
+            match tokio::time::timeout(self.options.timeout, read).await {
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    self.closed_by.get_or_insert(Closer::Server);
+                    return Err("the server closed the connection".into());
+                }
+                Ok(Ok(n)) => self.inbuf.extend_from_slice(&chunk[..n]),
+                Err(_) => return Err(format!("no reply within {:?}", self.options.timeout)),
+            }
+        }
+    }
+
+    /// Sends bytes, recording each line; AUTH payloads and answers to 334 are secrets.
+    async fn send_lines(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        for line in bytes.split_inclusive(|b| *b == b'\n') {
+            let secret_from = if std::mem::take(&mut self.challenged) {
+                Some(0)
+            } else if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"AUTH ") {
+                auth_secret_offset(line)
+            } else {
+                None
+            };
+            self.transcript.push(Event::Client {
+                line: line.to_vec(),
+                secret_from,
+            });
+        }
+        self.write(bytes).await
+    }
+
+    async fn send_message(&mut self, line: usize, path: &str) -> Result<(), Stop> {
+        let file = self.message_path(path);
+        let content = match std::fs::read(&file) {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(self.fail(
+                    line,
+                    format!("the message file {}", file.display()),
+                    e.to_string(),
+                ));
+            }
+        };
+        let wire = dot_stuff(&content);
+        self.transcript.push(Event::DataSent { bytes: wire.len() });
+        self.write(&wire).await
+    }
+
+    fn message_path(&self, path: &str) -> PathBuf {
+        let dir = self
+            .scenario
+            .path
+            .as_deref()
+            .and_then(Path::parent)
+            .unwrap_or(Path::new("."));
+        dir.join(path)
+    }
+
+    async fn write(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+        let pace = self.pace;
+        let timeout = self.options.timeout;
+        let result = match pace {
+            None => tokio::time::timeout(timeout, write_all(&mut self.conn, bytes)).await,
+            Some(delay) => {
+                let mut outcome = Ok(Ok(()));
+                for byte in bytes {
+                    outcome = tokio::time::timeout(
+                        timeout,
+                        write_all(&mut self.conn, std::slice::from_ref(byte)),
+                    )
+                    .await;
+                    if !matches!(outcome, Ok(Ok(()))) {
+                        break;
+                    }
+                    tokio::time::sleep(delay).await;
+                }
+                outcome
+            }
+        };
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                self.closed_by.get_or_insert(Closer::Server);
+                Err(self.fail(0, "to write to the server".into(), e.to_string()))
+            }
+            Err(_) => Err(self.fail(
+                0,
+                "to write to the server".into(),
+                "the write timed out".into(),
+            )),
+        }
+    }
+
+    async fn start_tls(&mut self, line: usize) -> Result<(), Stop> {
+        let tcp = match std::mem::replace(&mut self.conn, Conn::Gone) {
+            Conn::Plain(tcp) => tcp,
+            other => {
+                self.conn = other;
+                return Err(self.fail(
+                    line,
+                    "a clear-text connection to upgrade".into(),
+                    "TLS is already on".into(),
+                ));
+            }
+        };
+        if !self.inbuf.is_empty() {
+            // The server sent more behind its 220 (response injection): never read as TLS data.
+            let bytes = std::mem::take(&mut self.inbuf).len();
+            self.transcript.push(Event::ClearTextDiscarded { bytes });
+        }
+        let connector = TlsConnector::from(self.options.tls.clone());
+        let handshake = connector.connect(self.options.tls_name.clone(), tcp);
+        match tokio::time::timeout(self.options.timeout, handshake).await {
+            Ok(Ok(tls)) => {
+                let (_, conn) = tls.get_ref();
+                // rustls spells versions `TLSv1_3`.
+                let version = conn
+                    .protocol_version()
+                    .map_or("none".into(), |v| format!("{v:?}").replace('_', "."));
+                let cipher = conn
+                    .negotiated_cipher_suite()
+                    .map_or("none".into(), |c| format!("{:?}", c.suite()));
+                self.transcript.push(Event::TlsStarted { version, cipher });
+                self.conn = Conn::Tls(Box::new(tls));
+                Ok(())
+            }
+            Ok(Err(e)) => {
+                self.transcript.push(Event::TlsFailed {
+                    error: e.to_string(),
+                });
+                Err(self.fail(line, "a TLS handshake".into(), e.to_string()))
+            }
+            Err(_) => Err(self.fail(line, "a TLS handshake".into(), "it timed out".into())),
+        }
+    }
+
+    async fn close(&mut self, by: Closer, reason: Option<String>) {
+        let shutdown = async {
+            match &mut self.conn {
+                Conn::Plain(s) => s.shutdown().await,
+                Conn::Tls(s) => s.shutdown().await,
+                Conn::Gone => Ok(()),
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_millis(500), shutdown).await;
+        self.conn = Conn::Gone;
+        if self.closed_by.is_none() {
+            self.closed_by = Some(by);
+            self.transcript.push(Event::Closed { by, reason });
+        }
+    }
+
+    async fn finish(mut self) -> ClientRecord {
+        match self.closed_by {
+            Some(Closer::Server) => self.transcript.push(Event::Closed {
+                by: Closer::Server,
+                reason: None,
+            }),
+            Some(Closer::Client) => {}
+            None => self.close(Closer::Client, None).await,
+        }
+        let mut failures = self.failures;
+        failures.extend(crate::verify::check(
+            &self.scenario.expectations,
+            &self.transcript,
+        ));
+        ClientRecord {
+            transcript: self.transcript,
+            failures,
+        }
+    }
+}
+
+async fn write_all(conn: &mut Conn, bytes: &[u8]) -> std::io::Result<()> {
+    match conn {
+        Conn::Plain(s) => s.write_all(bytes).await,
+        Conn::Tls(s) => {
+            s.write_all(bytes).await?;
+            s.flush().await
+        }
+        Conn::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+    }
+}
+
+/// Where the secret part of an `AUTH MECH initial-response` line starts (its third word).
+fn auth_secret_offset(line: &[u8]) -> Option<usize> {
+    let mut words = 0;
+    let mut in_word = false;
+    for (i, b) in line.iter().enumerate() {
+        let space = b.is_ascii_whitespace();
+        if !space && !in_word {
+            words += 1;
+            if words == 3 {
+                return Some(i);
+            }
+        }
+        in_word = !space;
+    }
+    None
+}
+
+/// Message content as it goes after 354: lines starting with `.` get another, the content ends
+/// with CRLF, and the `.` line follows.
+pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 16);
+    let mut at_line_start = true;
+    for &b in content {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_with_the_dot_line() {
+        assert_eq!(dot_stuff(b"a\r\n.b\r\n..c"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+    }
+
+    #[test]
+    fn auth_secrets_start_at_the_third_word() {
+        assert_eq!(auth_secret_offset(b"AUTH PLAIN AGFi\r\n"), Some(11));
+        assert_eq!(auth_secret_offset(b"AUTH LOGIN\r\n"), None);
+    }
+}
