@@ -174,7 +174,12 @@ impl<'a> Parser<'a> {
                         ));
                     }
                     [_, extra, ..] => {
-                        return Err(self.syntax(n, extra.column, "the end of the line", extra.text));
+                        return Err(self.syntax(
+                            n,
+                            extra.column,
+                            "the end of the line",
+                            extra.text,
+                        ));
                     }
                 };
                 let kind = if keyword.text == "slow" {
