@@ -89,19 +89,15 @@ async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapsh
             result.observed,
             smtp_harness::snapshot::sessions_text(&result.records)
         );
-        let mut settings = insta::Settings::clone_current();
-        settings.set_snapshot_path("../snapshots");
-        settings.set_prepend_module_to_snapshot(false);
-        settings.set_description(format!(
-            "scenarios/outbound/{name}, driven by the appliance"
-        ));
-        settings.set_omit_expression(true);
         // The appliance's own Date and Message-ID change the message's size from run to run.
-        settings.add_filter(r"size=\d+", "size=[size]");
-        settings.add_filter(r"SIZE=\d+", "SIZE=[size]");
-        settings.add_filter(r"Client sent \d+ bytes", "Client sent [size] bytes");
+        let filters = [
+            (r"size=\d+", "size=[size]"),
+            (r"SIZE=\d+", "SIZE=[size]"),
+            (r"Client sent \d+ bytes", "Client sent [size] bytes"),
+        ];
         let snapshot = format!("outbound__{}", name.trim_end_matches(".scn"));
-        settings.bind(|| insta::assert_snapshot!(snapshot, text));
+        let description = format!("scenarios/outbound/{name}, driven by the appliance");
+        common::assert_snapshot(&snapshot, &description, &filters, text);
     }
 }
 

@@ -44,12 +44,7 @@ async fn snapshot(scenario: &str, server: &FakeSmtpServer, connections: usize) {
 /// Compares `text` with `snapshots/<folder>__<name>.snap`.
 fn insta_snapshot(scenario: &str, text: String) {
     let name = scenario.trim_end_matches(".scn").replace('/', "__");
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path("../snapshots");
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_description(format!("scenarios/{scenario}"));
-    settings.set_omit_expression(true);
-    settings.bind(|| insta::assert_snapshot!(name, text));
+    common::assert_snapshot(&name, &format!("scenarios/{scenario}"), &[], text);
 }
 
 /// Plays a scenario to lettre (expecting it to succeed or fail) and snapshots it.

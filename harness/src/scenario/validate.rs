@@ -59,20 +59,7 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 .into(),
         ));
     }
-    if let Some(close) = scenario
-        .script
-        .iter()
-        .position(|s| s.kind == StepKind::Close)
-        && let Some(after) = scenario.script.get(close + 1)
-    {
-        return Err(invalid(
-            after.line,
-            format!(
-                "this step can never run: the script closes the connection at line {}",
-                scenario.script[close].line
-            ),
-        ));
-    }
+    nothing_after_close(scenario, &invalid)?;
 
     // A 220 to STARTTLS must be followed by the handshake (or a deliberate fault).
     let mut last_expect: Option<&crate::pattern::Pattern> = None;
@@ -201,17 +188,24 @@ fn validate_client(
             "a client scenario plays the sender itself: it has no `sender` line".into(),
         ));
     }
-    if let Some(close) = scenario
-        .script
-        .iter()
-        .position(|s| s.kind == StepKind::Close)
-        && let Some(after) = scenario.script.get(close + 1)
+    nothing_after_close(scenario, invalid)?;
+    Ok(())
+}
+
+/// Refuses script steps after a `close`: they could never run.
+fn nothing_after_close(
+    scenario: &Scenario,
+    invalid: &dyn Fn(usize, String) -> ScenarioError,
+) -> Result<(), ScenarioError> {
+    let steps = &scenario.script;
+    if let Some(close) = steps.iter().position(|s| s.kind == StepKind::Close)
+        && let Some(after) = steps.get(close + 1)
     {
         return Err(invalid(
             after.line,
             format!(
                 "this step can never run: the script closes the connection at line {}",
-                scenario.script[close].line
+                steps[close].line
             ),
         ));
     }
