@@ -4,11 +4,13 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::datadir::{DEFAULT_DATA_DIR, DataDir};
 use crate::settings::Settings;
 use crate::{email_test, exit};
+
+mod commands;
 
 /// The appliance's email subsystem.
 #[derive(Debug, Parser)]
@@ -31,6 +33,144 @@ pub enum Command {
     /// Outbound email.
     #[command(subcommand)]
     Email(EmailCommand),
+    /// Queue a notification about a new comment (sent by `outbox deliver`, or at once with
+    /// --send-now).
+    #[command(subcommand)]
+    Notify(NotifyCommand),
+    /// The outbox of notifications: deliver, list, retry.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Write the support bundle: the logs and the settings, secrets redacted.
+    SupportBundle {
+        /// The bundle to write (a .tar.gz).
+        #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
+        output: PathBuf,
+    },
+}
+
+/// `appliance notify …`
+#[derive(Debug, Subcommand)]
+pub enum NotifyCommand {
+    /// A comment on an issue.
+    IssueComment {
+        /// The issue's number.
+        #[arg(long, value_name = "N")]
+        number: u64,
+        /// What every notification needs.
+        #[command(flatten)]
+        common: NotifyArgs,
+    },
+    /// A comment on a pull request.
+    PrComment {
+        /// The pull request's number.
+        #[arg(long, value_name = "N")]
+        number: u64,
+        /// What every notification needs.
+        #[command(flatten)]
+        common: NotifyArgs,
+    },
+    /// A comment on a commit.
+    CommitComment {
+        /// The commit's SHA (7-40 hex digits).
+        #[arg(long, value_name = "SHA")]
+        commit: String,
+        /// What every notification needs.
+        #[command(flatten)]
+        common: NotifyArgs,
+    },
+}
+
+/// What every notification needs.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// The repository, OWNER/NAME.
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: String,
+    /// The comment's id (unique in the thread; it makes the Message-ID).
+    #[arg(long, value_name = "ID")]
+    pub comment_id: u64,
+    /// The recipient's email address (the envelope's RCPT TO).
+    #[arg(long, value_name = "ADDRESS")]
+    pub to: String,
+    /// The recipient's user name (named by the reply token).
+    #[arg(long, value_name = "USERNAME")]
+    pub to_user: String,
+    /// The comment's author, shown in From.
+    #[arg(long, value_name = "NAME")]
+    pub author: String,
+    /// The thread's title; the subject becomes "Re: [OWNER/NAME] TITLE (#N)".
+    #[arg(long, alias = "title", value_name = "TITLE")]
+    pub subject: String,
+    /// A file with the comment's text (plain text; `-` for standard input).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "body",
+        required_unless_present = "body"
+    )]
+    pub body_file: Option<PathBuf>,
+    /// The comment's text.
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+    /// Why the user gets it: subscribed, mention, author, comment, assign, review-requested.
+    #[arg(long, value_name = "REASON", default_value = "subscribed")]
+    pub reason: String,
+    /// After queueing, run one delivery pass.
+    #[arg(long)]
+    pub send_now: bool,
+}
+
+/// `appliance outbox …`
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Send what is due, retrying temporary failures with backoff (runs until stopped, or
+    /// --max-time, or one pass with --once).
+    Deliver(DeliverArgs),
+    /// List the entries by state, with their last error.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make failed entries pending again (due at once).
+    Retry {
+        /// The entries' ids.
+        #[arg(value_name = "ID", required_unless_present = "all")]
+        ids: Vec<String>,
+        /// Every failed entry.
+        #[arg(long, conflicts_with = "ids")]
+        all: bool,
+    },
+}
+
+/// `appliance outbox deliver` options.
+#[derive(Debug, Args)]
+pub struct DeliverArgs {
+    /// Run one pass, then exit (0 all sent, 75 something deferred, 69 something failed).
+    #[arg(long)]
+    pub once: bool,
+    /// Stop after this many seconds (a send under way is finished first).
+    #[arg(long, value_name = "SECONDS")]
+    pub max_time: Option<f64>,
+    /// The wait after the first failed attempt; it doubles after each further one.
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub retry_base_ms: u64,
+    /// The longest wait between attempts.
+    #[arg(long, value_name = "MS", default_value_t = 3_600_000)]
+    pub retry_cap_ms: u64,
+    /// Give up after this many attempts.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub max_attempts: u32,
+    /// Give up on temporary failures this long after the entry was queued.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3 * 86_400)]
+    pub max_age_secs: u64,
+    /// How often to look for new entries between passes.
+    #[arg(long, value_name = "MS", default_value_t = 1_000)]
+    pub poll_ms: u64,
+    /// Fault injection for tests: wait this long between the server's final 250 and
+    /// recording it.
+    #[arg(long, value_name = "MS", hide = true, default_value_t = 0)]
+    pub debug_record_delay_ms: u64,
 }
 
 /// `appliance settings …`
@@ -105,10 +245,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             })
         }
         Command::Email(EmailCommand::Test { to, settings, json }) => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let runtime = runtime()?;
             let report = runtime.block_on(email_test::run(&data_dir, settings.as_deref(), &to));
             if json {
                 println!("{}", report.json());
@@ -119,5 +256,18 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code())
         }
+        Command::Notify(command) => commands::notify(&data_dir, command),
+        Command::Outbox(OutboxCommand::Deliver(args)) => commands::deliver(&data_dir, &args),
+        Command::Outbox(OutboxCommand::Status { json }) => commands::status(&data_dir, json),
+        Command::Outbox(OutboxCommand::Retry { ids, all }) => commands::retry(&data_dir, &ids, all),
+        Command::SupportBundle { output } => Ok(commands::support_bundle(&data_dir, &output)),
     }
+}
+
+/// A single-threaded tokio runtime for one command.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }

@@ -35,4 +35,19 @@ impl DataDir {
     pub fn log_file(&self) -> PathBuf {
         self.root.join(LOG_PATH)
     }
+
+    /// The inbound MTA's log: `DATA_DIR/logs/mail.log` (written by the inbound side).
+    pub fn mail_log_file(&self) -> PathBuf {
+        self.root.join("logs/mail.log")
+    }
+
+    /// The reply processor's log: `DATA_DIR/logs/metroplex.log` (written by the inbound side).
+    pub fn metroplex_log_file(&self) -> PathBuf {
+        self.root.join("logs/metroplex.log")
+    }
+
+    /// The outbox: `DATA_DIR/outbox/`.
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.root.join(crate::outbox::OUTBOX_PATH)
+    }
 }

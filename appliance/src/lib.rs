@@ -26,11 +26,15 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod bundle;
 pub mod cli;
 pub mod convlog;
 pub mod datadir;
 pub mod email_test;
 pub mod exit;
+mod fsutil;
+pub mod notify;
+pub mod outbox;
 pub mod settings;
 pub mod smtp;
 pub mod syntax;

@@ -81,8 +81,24 @@ pub async fn send_logged(
     message: &[u8],
     log: &ConversationLog,
 ) -> SendOutcome {
+    send_logged_with(settings, envelope, message, log, &mut |_| {}).await
+}
+
+/// [`send_logged`], calling `on_accepted` with the server's reply to the final dot the moment
+/// it has been read: before QUIT, before the connection is closed and before the log is
+/// written. The server has taken the message at that point, so this is where a queue records
+/// the delivery; whatever happens later in the conversation cannot undo it (the result is
+/// `Ok` from then on). `on_accepted` is called at most once, and only when the result is `Ok`.
+pub async fn send_logged_with(
+    settings: &EmailSettings,
+    envelope: &Envelope,
+    message: &[u8],
+    log: &ConversationLog,
+    on_accepted: &mut (dyn FnMut(&Reply) + Send),
+) -> SendOutcome {
     let mut conversation = Conversation::new();
-    let result = session::converse(settings, envelope, message, &mut conversation).await;
+    let result =
+        session::converse(settings, envelope, message, &mut conversation, on_accepted).await;
     let log_error = log.append(&conversation).err();
     SendOutcome { result, log_error }
 }

@@ -25,6 +25,7 @@ pub(crate) async fn converse(
     envelope: &Envelope,
     message: &[u8],
     conversation: &mut Conversation,
+    on_accepted: &mut (dyn FnMut(&Reply) + Send),
 ) -> Result<Delivered, SendError> {
     let connector = match settings.encryption {
         Encryption::None => None,
@@ -41,6 +42,7 @@ pub(crate) async fn converse(
         settings,
         conn,
         connector,
+        on_accepted,
     };
     let result = session.run(envelope, message).await;
     let wait = GOODBYE_WAIT.min(settings.timeout);
@@ -48,13 +50,15 @@ pub(crate) async fn converse(
     result
 }
 
-struct Session<'s, 'c> {
+struct Session<'s, 'c, 'h> {
     settings: &'s EmailSettings,
     conn: Connection<'c>,
     connector: Option<TlsConnector>,
+    /// Told about the final 250 at once, before QUIT (see `smtp::send_logged_with`).
+    on_accepted: &'h mut (dyn FnMut(&Reply) + Send),
 }
 
-impl Session<'_, '_> {
+impl Session<'_, '_, '_> {
     async fn run(&mut self, envelope: &Envelope, message: &[u8]) -> Result<Delivered, SendError> {
         if self.settings.encryption == Encryption::Tls {
             self.handshake().await?;
@@ -112,6 +116,7 @@ impl Session<'_, '_> {
                 .await?;
         }
         let reply = self.data(&wire).await?;
+        (self.on_accepted)(&reply);
         Ok(Delivered {
             reply,
             encrypted: self.conn.is_tls(),
