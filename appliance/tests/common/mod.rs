@@ -247,3 +247,77 @@ pub fn closed_port() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
 }
+
+/// Writes the candidate as the data directory's active settings.
+pub fn install(dir: &TempDir, candidate: &Candidate) -> PathBuf {
+    std::fs::create_dir_all(dir.data_dir()).expect("data dir");
+    let path = dir.active_settings();
+    std::fs::write(&path, candidate.toml()).expect("write settings");
+    path
+}
+
+/// `appliance --data-dir DIR ARGS…`
+pub async fn run_in(dir: &TempDir, args: &[&str]) -> Run {
+    let data_dir = dir.data_dir();
+    let mut all = vec!["--data-dir", data_dir.to_str().unwrap()];
+    all.extend_from_slice(args);
+    appliance(&all).await
+}
+
+/// `appliance notify issue-comment` on `octo/widgets#42` for bob, with comment `comment_id`;
+/// `extra` options replace the defaults (`--to x`) or are added (`--send-now`).
+pub async fn notify_issue(dir: &TempDir, comment_id: u64, extra: &[&str]) -> Run {
+    let id = comment_id.to_string();
+    let mut args = vec![
+        "notify",
+        "issue-comment",
+        "--repo",
+        "octo/widgets",
+        "--number",
+        "42",
+        "--comment-id",
+        &id,
+        "--to",
+        "bob@example.com",
+        "--to-user",
+        "bob",
+        "--author",
+        "Alice Liddell",
+        "--subject",
+        "Widgets fall over",
+        "--body",
+        "I can reproduce this.",
+    ];
+    let mut i = 0;
+    while i < extra.len() {
+        let has_value = extra.get(i + 1).is_some_and(|v| !v.starts_with("--"));
+        match args.iter().position(|a| *a == extra[i]) {
+            Some(at) if has_value => args[at + 1] = extra[i + 1],
+            _ if has_value => args.extend_from_slice(&extra[i..i + 2]),
+            _ => args.push(extra[i]),
+        }
+        i += if has_value { 2 } else { 1 };
+    }
+    run_in(dir, &args).await
+}
+
+/// The names of the files in a state directory of the outbox (`new`, `inflight`, `sent`,
+/// `failed`), sorted.
+pub fn outbox_files(dir: &TempDir, state: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.data_dir().join("outbox").join(state))
+        .map(|rd| {
+            rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// The Message-ID header of a captured message, without angle brackets.
+pub fn message_id(m: &smtp_harness::ReceivedMessage) -> String {
+    m.header("Message-ID")
+        .unwrap_or_default()
+        .trim_matches(|c| c == '<' || c == '>')
+        .to_owned()
+}
