@@ -3,8 +3,9 @@
 //! The outbound half of the appliance's email subsystem, written to ship: the settings an
 //! administrator enters ([`settings`]), the SMTP client that sends notification mail through
 //! the configured server ([`smtp`]), the conversation log a support bundle carries
-//! ([`convlog`]), and "test email settings" ([`email_test`]), which saves settings only when a
-//! test mail gets through.
+//! ([`convlog`]), "test email settings" ([`email_test`]), which saves settings only when a
+//! test mail gets through, notifications with signed reply tokens ([`notify`]), the durable
+//! outbox that delivers them ([`outbox`]), and the support bundle ([`bundle`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {

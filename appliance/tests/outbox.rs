@@ -369,3 +369,41 @@ async fn the_daemon_stops_at_max_time() {
     assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:#?}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn the_daemon_backs_off_instead_of_spinning_when_the_server_is_down() {
+    let dir = TempDir::new("outbox-down");
+    let port = closed_port();
+    install(&dir, &Candidate::plain(port));
+    enqueue_many(&dir, 3);
+    let run = run_in(
+        &dir,
+        &[
+            "outbox",
+            "deliver",
+            "--max-time",
+            "1",
+            "--poll-ms",
+            "20",
+            "--retry-base-ms",
+            "300",
+        ],
+    )
+    .await;
+    assert_eq!(run.code, 0, "{run:#?}");
+    let tries = dir
+        .log()
+        .matches(&format!("Connection to 127.0.0.1:{port} failed"))
+        .count();
+    // One connection per suspension period (300 ms) in one second, not one per poll.
+    assert!(
+        (2..=6).contains(&tries),
+        "{tries} connection attempts:\n{}",
+        run.stdout
+    );
+    let status = run_in(&dir, &["outbox", "status"]).await;
+    assert!(
+        status.stdout.starts_with("outbox: 3 pending"),
+        "{status:#?}"
+    );
+}

@@ -229,11 +229,13 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
         let mut said_disabled = false;
         loop {
             let now_ms = unix_ms(SystemTime::now());
+            let mut ran = false;
             if suspended_until.is_none_or(|until| until <= now_ms) {
                 suspended_until = None;
                 match email_settings(data_dir) {
                     Ok(Some(email)) => {
                         said_disabled = false;
+                        ran = true;
                         let pass = run_pass(&deliverer, &email);
                         tokio::pin!(pass);
                         let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -265,12 +267,16 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
             if stop.load(Ordering::Relaxed) {
                 return Ok(exit::OK);
             }
-            // Sleep until the next entry is due, the suspension ends, or the next poll.
-            let now = SystemTime::now();
+            // Sleep until the next poll, or earlier when an entry falls due (after a pass that
+            // was not suspended; otherwise entries already due would wake us at once).
             let mut wake = Instant::now() + poll;
-            let due = deliverer.next_due_ms().ok().flatten();
-            for at in [due, suspended_until].into_iter().flatten() {
-                let until = Duration::from_millis(at.saturating_sub(unix_ms(now)));
+            let next = match suspended_until {
+                Some(until) => Some(until),
+                None if ran => deliverer.next_due_ms().ok().flatten(),
+                None => None,
+            };
+            if let Some(at) = next {
+                let until = Duration::from_millis(at.saturating_sub(unix_ms(SystemTime::now())));
                 wake = wake.min(Instant::now() + until);
             }
             if let Some(deadline) = deadline {

@@ -101,7 +101,8 @@ pub struct PassReport {
     /// The pass stopped early because the server could not be reached; the remaining due
     /// entries wait for the next pass, not before this time (milliseconds since the epoch).
     pub suspended_until_ms: Option<u64>,
-    /// Due entries not tried because of the suspension.
+    /// Due entries not tried because of the suspension, or because the deliverer was told to
+    /// stop.
     pub skipped: usize,
 }
 
@@ -331,12 +332,15 @@ impl Deliverer {
         let attempts = entry.meta.attempts;
         let result = match outcome.result {
             Ok(delivered) => {
-                match recorded {
-                    Some(Ok(())) => {}
-                    // Once more; if the acceptance cannot be recorded the pass must stop (the
-                    // entry stays in flight and would be sent again after recovery).
-                    _ => fs::rename(&claimed, &sent_path)
-                        .and_then(|()| fsutil::sync_dir(&sent_dir))?,
+                if !matches!(recorded, Some(Ok(()))) {
+                    // Once more (the rename may have been done and only a sync failed); if the
+                    // acceptance cannot be recorded the pass must stop: the entry stays in
+                    // flight and would be sent again after recovery.
+                    if fs::symlink_metadata(&claimed).is_ok() {
+                        fs::rename(&claimed, &sent_path)?;
+                    }
+                    fsutil::sync_dir(&sent_dir)?;
+                    fsutil::sync_dir(&in_flight_dir)?;
                 }
                 entry.meta.accepted = Some(Acceptance::new(&delivered.reply, now_ms));
                 entry.meta.next_attempt_ms = now_ms;
