@@ -1,6 +1,8 @@
 //! Messages the fake server accepted: envelope and raw content, for assertions.
 
-/// One message accepted by the fake server (after its final `250`).
+/// One message accepted by the fake server. It is captured when the server decides on its
+/// positive final reply (the `250` after the dot, or after `BDAT … LAST`), just before that
+/// reply is written: a client that sees the 250 can rely on the capture being there.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReceivedMessage {
     /// The connection it came on (counted from 1 on its server).
@@ -26,7 +28,8 @@ impl ReceivedMessage {
         String::from_utf8_lossy(&self.data)
     }
 
-    /// The first header with this name (case ignored), unfolded, without its name.
+    /// The first header with this name (case ignored), unfolded, without its name. Encoded
+    /// words (RFC 2047) are returned as they are; parse `data` with a MIME crate for more.
     pub fn header(&self, name: &str) -> Option<String> {
         let text = self.data_str();
         let mut lines = text.split("\r\n").flat_map(|l| l.split('\n')).peekable();
