@@ -214,3 +214,70 @@ async fn the_send_command_plays_a_client_scenario_and_exits_by_verdict() {
             .contains("FAILED line 9: expected a reply matching \"220*\"")
     );
 }
+
+#[tokio::test]
+async fn variables_fill_lines_and_message_files() {
+    let server = server(smtp_harness::Scenario::accept_all()).await;
+    let client = inline(
+        "role client\nS: 220*\nC: EHLO me\nS: 250*\nC: MAIL FROM:<{from}>\nS: 250*\nC: RCPT TO:<{rcpt}>\nS: 250*\nC: DATA\nS: 354*\nraw \"To: {rcpt}\\r\\n\\r\\nhi\\r\\n.\\r\\n\"\nS: 250*\n",
+    );
+    let options = options()
+        .var("rcpt", "reply+abc@reply.appliance.test")
+        .var("from", "bob@example.com");
+    let record = play(&client, server.addr(), &options).await;
+    assert!(record.passed(), "{:?}", record.failures);
+    let m = &server.wait_for_messages(1, WAIT).await.expect("delivered")[0];
+    assert_eq!(m.rcpt_to, ["reply+abc@reply.appliance.test"]);
+    assert_eq!(m.mail_from, "bob@example.com");
+    assert_eq!(m.data, b"To: reply+abc@reply.appliance.test\r\n\r\nhi\r\n");
+}
+
+#[tokio::test]
+async fn effects_on_the_receivers_side_are_awaited_and_judged() {
+    // A receiver folder that a (simulated) processor fills a moment after the conversation.
+    let dir = std::env::temp_dir().join(format!("smtp-harness-effects-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("mail/reply/new")).expect("dirs");
+    let filler = {
+        let dir = dir.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            std::fs::write(dir.join("mail/reply/new/1700000000.M1P2Q3.host"), "x").expect("file");
+            std::fs::create_dir_all(dir.join("logs")).expect("logs");
+            std::fs::write(
+                dir.join("logs/mail.log"),
+                "a\nNov 26 ABC123: to=<x>, status=sent (delivered to maildir)\n",
+            )
+            .expect("log");
+        })
+    };
+    let server = server(smtp_harness::Scenario::accept_all()).await;
+    let client = inline(
+        "role client\nS: 220*\nC: QUIT\nS: 221*\nexpect files \"mail/reply/new/*\" 1\nexpect line \"logs/mail.log\" \"*status=sent (delivered to maildir)\"\nexpect files \"incoming-mail/failure/*\" 0\n",
+    );
+
+    let record = play(&client, server.addr(), &options().effects_dir(&dir)).await;
+    filler.await.expect("filled");
+    assert!(record.passed(), "{:?}", record.failures);
+
+    // Without the folder, or with effects that never come, the record says what is missing.
+    let missing = play(&client, server.addr(), &options()).await;
+    assert!(
+        missing
+            .failures
+            .iter()
+            .any(|f| f.actual.contains("--effects-dir")),
+        "{:?}",
+        missing.failures
+    );
+    let wrong = inline(
+        "role client\nS: 220*\nC: QUIT\nS: 221*\nexpect files \"incoming-mail/success/*\" 1\n",
+    );
+    let mut quick = options().effects_dir(&dir);
+    quick.effects_wait = Duration::from_millis(100);
+    let record = play(&wrong, server.addr(), &quick).await;
+    assert_eq!(
+        record.failures[0].to_string(),
+        "line 5: expected files \"incoming-mail/success/*\" 1, but 0 file(s) match"
+    );
+}

@@ -381,6 +381,12 @@ struct SendArgs {
     /// Show AUTH payloads instead of [redacted].
     #[arg(long)]
     show_secrets: bool,
+    /// A template variable, NAME=VALUE: `{NAME}` in C: lines, raw bytes and message files.
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    vars: Vec<String>,
+    /// The receiver's folder, where `expect files` and `expect line` look.
+    #[arg(long)]
+    effects_dir: Option<PathBuf>,
 }
 
 fn run_send(args: SendArgs) -> Result<ExitCode> {
@@ -408,8 +414,18 @@ fn run_send(args: SendArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?,
         None => certs::embedded_ca_pem().to_owned(),
     };
-    let options = ClientOptions::trusting(&ca, &args.tls_name, scenario.idle_timeout)
+    let mut options = ClientOptions::trusting(&ca, &args.tls_name, scenario.idle_timeout)
         .context("cannot set up TLS")?;
+    for var in &args.vars {
+        let Some((name, value)) = var.split_once('=') else {
+            eprintln!("error: --var {var:?}: expected NAME=VALUE");
+            return Ok(ExitCode::from(2));
+        };
+        options = options.var(name, value);
+    }
+    if let Some(dir) = &args.effects_dir {
+        options = options.effects_dir(dir);
+    }
     let record = runtime.block_on(client::play(&scenario, target, &options));
     print!(
         "{}",

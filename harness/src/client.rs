@@ -34,6 +34,12 @@ pub struct ClientOptions {
     pub tls_name: ServerName<'static>,
     /// Longest wait for the connection, a reply or a write.
     pub timeout: Duration,
+    /// Template variables: `{name}` in `C:` lines, `raw` bytes and message files becomes the value.
+    pub vars: Vec<(String, String)>,
+    /// The receiver's folder, where `expect files …` and `expect line …` look.
+    pub effects: Option<PathBuf>,
+    /// How long effects may take to appear after the conversation (a processor running beside).
+    pub effects_wait: Duration,
 }
 
 impl ClientOptions {
@@ -50,7 +56,31 @@ impl ClientOptions {
             tls: crate::tls::client_config_trusting(ca_pem)?,
             tls_name,
             timeout,
+            vars: Vec::new(),
+            effects: None,
+            effects_wait: Duration::from_secs(2),
         })
+    }
+
+    /// Adds a template variable: `{name}` becomes `value`.
+    pub fn var(mut self, name: &str, value: &str) -> Self {
+        self.vars.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the receiver's folder for effect expectations.
+    pub fn effects_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.effects = Some(dir.into());
+        self
+    }
+
+    /// Replaces `{name}` by each variable's value.
+    fn fill(&self, bytes: &[u8]) -> Vec<u8> {
+        let mut out = bytes.to_vec();
+        for (name, value) in &self.vars {
+            out = replace_all(&out, format!("{{{name}}}").as_bytes(), value.as_bytes());
+        }
+        out
     }
 
     /// Trusts the harness's own test CA and verifies the server as `localhost`.
@@ -169,7 +199,10 @@ impl Player<'_> {
         for step in &scenario.script {
             match &step.kind {
                 StepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
-                StepKind::Raw(bytes) => self.send_lines(bytes).await?,
+                StepKind::Raw(bytes) => {
+                    let bytes = self.options.fill(bytes);
+                    self.send_lines(&bytes).await?;
+                }
                 StepKind::Message(path) => self.send_message(step.line, path).await?,
                 StepKind::Tls => self.start_tls(step.line).await?,
                 StepKind::Pause(d) => tokio::time::sleep(*d).await,
@@ -286,7 +319,7 @@ impl Player<'_> {
                 ));
             }
         };
-        let wire = dot_stuff(&content);
+        let wire = dot_stuff(&self.options.fill(&content));
         self.transcript.push(Event::DataSent { bytes: wire.len() });
         self.write(&wire).await
     }
@@ -409,6 +442,7 @@ impl Player<'_> {
             &self.scenario.expectations,
             &self.transcript,
         ));
+        failures.extend(effects::check(&self.scenario.expectations, self.options).await);
         ClientRecord {
             transcript: self.transcript,
             failures,
@@ -424,6 +458,112 @@ async fn write_all(conn: &mut Conn, bytes: &[u8]) -> std::io::Result<()> {
             s.flush().await
         }
         Conn::Gone => Err(std::io::ErrorKind::NotConnected.into()),
+    }
+}
+
+fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if !needle.is_empty() && haystack[i..].starts_with(needle) {
+            out.extend_from_slice(with);
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Effects on the receiver's side, read from its folder: files present, log lines written.
+mod effects {
+    use std::path::{Path, PathBuf};
+    use std::time::Duration;
+
+    use super::ClientOptions;
+    use crate::scenario::{Expectation, ExpectationKind};
+    use crate::verify::Failure;
+
+    /// Checks every effect expectation, waiting up to `effects_wait` for them all to hold.
+    pub(super) async fn check(
+        expectations: &[Expectation],
+        options: &ClientOptions,
+    ) -> Vec<Failure> {
+        let effects: Vec<&Expectation> = expectations
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. }
+                )
+            })
+            .collect();
+        if effects.is_empty() {
+            return Vec::new();
+        }
+        let Some(dir) = &options.effects else {
+            return effects
+                .iter()
+                .map(|e| Failure {
+                    line: e.line,
+                    expected: e.text.clone(),
+                    actual:
+                        "no receiver folder was given to look in (smtp-harness send --effects-dir)"
+                            .into(),
+                })
+                .collect();
+        };
+        let deadline = tokio::time::Instant::now() + options.effects_wait;
+        loop {
+            let failures: Vec<Failure> = effects.iter().filter_map(|e| judge(e, dir)).collect();
+            if failures.is_empty() || tokio::time::Instant::now() >= deadline {
+                return failures;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    fn judge(e: &Expectation, dir: &Path) -> Option<Failure> {
+        let actual = match &e.kind {
+            ExpectationKind::Files { glob, count } => {
+                let found = files(dir).into_iter().filter(|p| glob.matches(p)).count();
+                (found != *count as usize).then(|| format!("{found} file(s) match"))
+            }
+            ExpectationKind::LogLine { file, glob } => {
+                match std::fs::read_to_string(dir.join(file)) {
+                    Ok(text) => (!text.lines().any(|l| glob.matches(l)))
+                        .then(|| format!("no line of {file} matches")),
+                    Err(err) => Some(format!("{file} cannot be read: {err}")),
+                }
+            }
+            _ => None,
+        }?;
+        Some(Failure {
+            line: e.line,
+            expected: e.text.clone(),
+            actual,
+        })
+    }
+
+    /// Every file below `dir`, as a relative `/`-separated path.
+    fn files(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(dir) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out
     }
 }
 

@@ -116,6 +116,8 @@ pub fn check(expectations: &[Expectation], transcript: &Transcript) -> Vec<Failu
                 let got = facts.iter().filter(|f| matches!(f, Fact::Message)).count();
                 (got != *n as usize).then(|| format!("{got} message(s) were accepted"))
             }
+            // Effects are checked by the client against the receiver's folder (`client::effects`).
+            ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. } => None,
             ExpectationKind::ClosedBy(side) => match transcript.closed_by() {
                 Some(by) if by == *side => None,
                 Some(by) => Some(format!("the {by} closed the connection")),

@@ -246,6 +246,22 @@ pub enum ExpectationKind {
     Messages(u32),
     /// The connection was closed by this side.
     ClosedBy(crate::transcript::Closer),
+    /// Client role, an effect on the receiver's side: exactly `count` files under the effects
+    /// folder whose path (relative, `/`-separated) matches `glob`.
+    Files {
+        /// Glob over relative paths, e.g. `mail/reply/new/*`.
+        glob: Pattern,
+        /// How many such files there must be.
+        count: u32,
+    },
+    /// Client role, an effect on the receiver's side: some line of `file` (relative to the
+    /// effects folder) matches `glob`.
+    LogLine {
+        /// The file, e.g. `logs/mail.log`.
+        file: String,
+        /// Glob one of its lines must match.
+        glob: Pattern,
+    },
 }
 
 /// An event an expectation speaks of.

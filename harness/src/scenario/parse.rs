@@ -593,6 +593,42 @@ impl<'a> Parser<'a> {
                 None => Ok(kind),
             }
         };
+        if !first.quoted
+            && self.scenario.role == Role::Client
+            && matches!(first.text, "files" | "line")
+        {
+            // Effects on the receiver's side: `expect files "GLOB" N`, `expect line "FILE" "GLOB"`.
+            let arg = |i: usize, what: &str| -> Result<&Word<'_>, ScenarioError> {
+                let prev = &words[i - 1];
+                words
+                    .get(i)
+                    .ok_or_else(|| self.syntax(n, end_of(prev), what, ""))
+            };
+            if first.text == "files" {
+                let glob = arg(1, "a quoted path glob such as \"mail/reply/new/*\"")?;
+                let count = arg(2, "a number of files")?;
+                let count = count
+                    .text
+                    .parse()
+                    .map_err(|_| self.syntax(n, count.column, "a number of files", count.text))?;
+                return finish(
+                    ExpectationKind::Files {
+                        glob: Pattern::new(glob.text),
+                        count,
+                    },
+                    3,
+                );
+            }
+            let file = arg(1, "a quoted file such as \"logs/mail.log\"")?;
+            let glob = arg(2, "a quoted line glob")?;
+            return finish(
+                ExpectationKind::LogLine {
+                    file: file.text.to_owned(),
+                    glob: Pattern::new(glob.text),
+                },
+                3,
+            );
+        }
         if !first.quoted {
             match first.text {
                 "messages" => {
