@@ -553,3 +553,18 @@ async fn a_script_reads_the_content_after_354_before_its_final_reply() {
     let messages = server.wait_for_messages(1, WAIT).await.expect("captured");
     assert_eq!(messages[0].data, b"Subject: s\r\n\r\nbody\r\n");
 }
+
+#[tokio::test]
+async fn a_rule_can_answer_one_connection_only_so_a_retry_succeeds() {
+    // The first connection is refused for now; the retry on a second connection goes through.
+    let scenario = inline("when MAIL connection=1\n    S: 451 4.3.0 try again later\n");
+    let server = server(scenario).await;
+    for expected in [451, 250] {
+        let mut c = RawClient::connect(server.addr()).await;
+        assert_eq!(c.reply().await.code, 220);
+        assert_eq!(c.cmd("EHLO me").await.code, 250);
+        assert_eq!(c.cmd("MAIL FROM:<a@x.test>").await.code, expected);
+        assert_eq!(c.cmd("QUIT").await.code, 221);
+        assert!(c.closed().await);
+    }
+}

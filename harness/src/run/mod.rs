@@ -8,6 +8,7 @@
 //! - `redact.rs`: credentials out of what senders print.
 
 pub mod judge;
+mod receiver;
 mod redact;
 pub mod report;
 pub mod senders;
@@ -114,8 +115,12 @@ impl Default for RunContext {
     }
 }
 
-/// Runs one job: a fresh server, the sender, then the judgement.
+/// Runs one job: a fresh server, the sender, then the judgement (or, for a client scenario,
+/// a fresh receiver and the harness as the sender).
 pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
+    if job.scenario.role == crate::scenario::Role::Client {
+        return receiver::run_receiver_job(job, ctx).await;
+    }
     let start = Instant::now();
     let fail = |problem: String| JobResult {
         scenario: job.name.clone(),

@@ -169,6 +169,7 @@ impl Rule {
                 verb: verb.to_ascii_uppercase(),
                 args: None,
                 nth: None,
+                connection: None,
                 tls: None,
                 auth: AuthCondition::default(),
                 actions: Vec::new(),
@@ -187,6 +188,12 @@ impl RuleBuilder {
     /// Only the Nth command with this verb in a connection (from 1).
     pub fn nth(mut self, n: u32) -> Self {
         self.rule.nth = Some(n);
+        self
+    }
+
+    /// Only on the Nth connection to the server (from 1).
+    pub fn connection(mut self, n: u64) -> Self {
+        self.rule.connection = Some(n);
         self
     }
 

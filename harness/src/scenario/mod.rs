@@ -8,7 +8,7 @@
 //!    `220` to `STARTTLS`), `pause 2s`, `close`, and `raw "…"` (bytes sent as they are, with
 //!    `\r`, `\n`, `\t`, `\\`, `\"` and `\xNN` escapes: a non-SMTP server, a response injection).
 //!    The first steps are the greeting.
-//! 2. **Reactive rules**, `when VERB [args-glob] [#N] [tls|plain]` with an indented body of `S:` lines
+//! 2. **Reactive rules**, `when VERB [args-glob] [#N] [connection=N] [tls|plain]` with an indented body of `S:` lines
 //!    (and `tls`, `pause`, `close`). AUTH rules may add `MECHANISM`, `user=…` and `password=…`; they
 //!    are judged once the SASL exchange (the 334 challenges) is over. Rules answer what the script
 //!    does not (after it ends, or once the client strays from it); the first matching rule wins.
@@ -40,6 +40,7 @@
 
 mod builder;
 mod parse;
+mod receiver;
 mod sender;
 mod validate;
 
@@ -53,6 +54,7 @@ use crate::reply::Reply;
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
 pub use parse::parse;
+pub use receiver::{NotifySpec, ReceiverSpec};
 pub use sender::{
     AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
 };
@@ -93,6 +95,8 @@ pub struct Scenario {
     pub outcome: Option<Outcome>,
     /// Which side the scenario plays: the server (default) or the client (`role client`).
     pub role: Role,
+    /// Client role: what `smtp-harness run` starts to receive the conversation.
+    pub receiver: Option<ReceiverSpec>,
 }
 
 /// Which side of the conversation a scenario plays.
@@ -167,6 +171,8 @@ pub struct Rule {
     pub args: Option<Pattern>,
     /// Match only the Nth command with this verb in the connection (1-based).
     pub nth: Option<u32>,
+    /// Match only on the Nth connection to the server (from 1): `connection=2`.
+    pub connection: Option<u64>,
     /// `Some(true)`: only inside TLS; `Some(false)`: only in clear text.
     pub tls: Option<bool>,
     /// Conditions on AUTH (mechanism and credentials).
@@ -199,6 +205,7 @@ impl Rule {
     pub fn is_catch_all(&self) -> bool {
         self.args.as_ref().is_none_or(Pattern::matches_everything)
             && self.nth.is_none()
+            && self.connection.is_none()
             && self.tls.is_none()
             && self.auth == AuthCondition::default()
     }
@@ -361,6 +368,7 @@ impl Scenario {
             sender: None,
             outcome: None,
             role: Role::Server,
+            receiver: None,
         }
     }
 

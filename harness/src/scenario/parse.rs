@@ -38,6 +38,8 @@ struct Parser<'a> {
     open_rule: Option<Rule>,
     /// The `sender` block being read.
     open_sender: bool,
+    /// The `receiver` block being read.
+    open_receiver: bool,
     open_rule_lines: Vec<(usize, String)>,
     seen_rule: bool,
     seen_step: bool,
@@ -57,6 +59,7 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         pending_lines: Vec::new(),
         open_rule: None,
         open_sender: false,
+        open_receiver: false,
         open_rule_lines: Vec::new(),
         seen_rule: false,
         seen_step: false,
@@ -108,7 +111,16 @@ impl<'a> Parser<'a> {
             return super::sender::apply_setting(spec, &pairs)
                 .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found));
         }
+        if indent > 0 && self.open_receiver {
+            let words = split_words(trimmed.trim_end(), indent + 1)
+                .map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
+            let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
+            let spec = self.scenario.receiver.get_or_insert_with(Default::default);
+            return super::receiver::apply_setting(spec, &pairs)
+                .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found));
+        }
         self.open_sender = false;
+        self.open_receiver = false;
         if indent > 0 {
             if self.open_rule.is_none() {
                 return Err(self.syntax(
@@ -211,6 +223,38 @@ impl<'a> Parser<'a> {
                 self.seen_rule = true;
                 let rule = self.rule_header(n, rest)?;
                 self.open_rule = Some(rule);
+            }
+            "receiver" => {
+                if self.scenario.role != Role::Client {
+                    return Err(self.invalid(
+                        n,
+                        "`receiver` is for client scenarios: add `role client` to the settings",
+                    ));
+                }
+                match rest {
+                    [w] if w.text == "appliance" => {}
+                    [w, ..] => {
+                        return Err(self.syntax(
+                            n,
+                            w.column,
+                            "`appliance` (the receiver `run` can start)",
+                            w.text,
+                        ));
+                    }
+                    [] => {
+                        return Err(self.syntax(
+                            n,
+                            keyword.column + 9,
+                            "`appliance` (the receiver `run` can start)",
+                            "",
+                        ));
+                    }
+                }
+                self.scenario.receiver = Some(super::ReceiverSpec {
+                    line: n,
+                    ..Default::default()
+                });
+                self.open_receiver = true;
             }
             "sender" => {
                 if self.scenario.sender.is_some() {
@@ -540,6 +584,7 @@ impl<'a> Parser<'a> {
             verb: verb.clone(),
             args: None,
             nth: None,
+            connection: None,
             tls: None,
             auth: AuthCondition::default(),
             actions: Vec::new(),
@@ -552,6 +597,16 @@ impl<'a> Parser<'a> {
                     self.syntax(n, w.column, "a count from 1 after '#', as in `#2`", t)
                 })?;
                 rule.nth = Some(nth);
+            } else if let Some(number) = t.strip_prefix("connection=").filter(|_| !w.quoted) {
+                let connection: u64 = number.parse().ok().filter(|k| *k > 0).ok_or_else(|| {
+                    self.syntax(
+                        n,
+                        w.column,
+                        "a connection number from 1, as in `connection=2`",
+                        t,
+                    )
+                })?;
+                rule.connection = Some(connection);
             } else if (t == "tls" || t == "plain") && !w.quoted {
                 rule.tls = Some(t == "tls");
             } else if verb == "AUTH" {

@@ -213,5 +213,9 @@ fn nothing_after_close(
 }
 
 fn same_conditions(a: &super::Rule, b: &super::Rule) -> bool {
-    a.args == b.args && a.nth == b.nth && a.tls == b.tls && a.auth == b.auth
+    a.args == b.args
+        && a.nth == b.nth
+        && a.connection == b.connection
+        && a.tls == b.tls
+        && a.auth == b.auth
 }

@@ -35,6 +35,7 @@ impl Session {
         scenario.rules.iter().find(|rule| {
             rule.verb == cmd.verb
                 && rule.nth.is_none_or(|n| n == nth)
+                && rule.connection.is_none_or(|c| c == self.transcript.session)
                 && rule.tls.is_none_or(|t| t == tls)
                 && rule.args.as_ref().is_none_or(|p| p.matches(&cmd.args))
                 && (cmd.verb != "AUTH" || auth_rule_applies(rule, cmd, credentials))

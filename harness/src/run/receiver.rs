@@ -1,0 +1,307 @@
+//! Client scenarios in `smtp-harness run`: the harness plays the remote MTA against the
+//! appliance's inbound side, started for the run from outside like any receiver would be:
+//! `appliance inbound serve` (its SMTP server) and `appliance replies process --watch` (its
+//! reply processor), on a fresh data folder. With `notify`, the appliance first sends a
+//! notification into a fake server, and its Reply-To feeds the script: the whole loop.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use super::{Job, JobResult, RunContext, Verdict};
+use crate::certs::CertVariant;
+use crate::client::{ClientOptions, play};
+use crate::scenario::{NotifySpec, ReceiverSpec, Scenario};
+use crate::server::FakeSmtpServer;
+use crate::transcript::Render;
+
+/// How long the receiver's programs get to start, and the effects to appear.
+const SETTLE: Duration = Duration::from_secs(10);
+
+/// Runs a client scenario against a freshly started appliance receiver.
+pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
+    let start = Instant::now();
+    let outcome = drive(&job.scenario, ctx).await;
+    let (verdict, observed, problems, details, records) = match outcome {
+        Ok((record, notes)) => {
+            let verdict = if record.passed() {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            };
+            let problems: Vec<String> = record.failures.iter().map(ToString::to_string).collect();
+            let observed = if record.passed() {
+                "as scripted".to_owned()
+            } else {
+                "off the script".to_owned()
+            };
+            let details = if record.passed() {
+                String::new()
+            } else {
+                let mut text = String::from("transcript (the harness as the remote MTA):\n");
+                for l in record.transcript.to_log(Render::default()).lines() {
+                    text.push_str("   ");
+                    text.push_str(l);
+                    text.push('\n');
+                }
+                text.push_str(&notes);
+                text
+            };
+            (verdict, observed, problems, details, Vec::new())
+        }
+        Err(problem) => (
+            Verdict::Fail,
+            "not run".to_owned(),
+            vec![problem],
+            String::new(),
+            Vec::new(),
+        ),
+    };
+    JobResult {
+        scenario: job.name.clone(),
+        sender: job.sender,
+        verdict,
+        observed,
+        problems,
+        details,
+        elapsed: start.elapsed(),
+        records,
+    }
+}
+
+/// Starts the receiver, plays the script, and returns the client's record plus what the
+/// receiver's logs say (for a failure's account).
+async fn drive(
+    scenario: &Scenario,
+    ctx: &RunContext,
+) -> Result<(crate::client::ClientRecord, String), String> {
+    let spec = scenario.receiver.clone().unwrap_or_default();
+    let work = tempfile::Builder::new()
+        .prefix("smtp-harness-receiver-")
+        .tempdir()
+        .map_err(|e| format!("cannot make a work directory: {e}"))?;
+    let data = work.path().join("appliance");
+    std::fs::create_dir_all(&data).map_err(|e| format!("cannot make {}: {e}", data.display()))?;
+    let appliance = &ctx.tools.appliance;
+
+    // The loop: a fake server receives the appliance's notification first.
+    let outbound = FakeSmtpServer::builder(Scenario::accept_all())
+        .verify_on_drop(false)
+        .start()
+        .await
+        .map_err(|e| format!("cannot start the fake server for notifications: {e}"))?;
+    write_settings(&spec, work.path(), &data, outbound.port(), ctx)?;
+    let mut options = ClientOptions::test_ca(SETTLE)
+        .map_err(|e| e.to_string())?
+        .effects_dir(&data);
+    options.effects_wait = Duration::from_secs(5);
+    if let Some(notify) = &spec.notify {
+        for (name, value) in notification(appliance, &data, notify, &outbound).await? {
+            options = options.var(&name, &value);
+        }
+    }
+
+    let mut server = spawn(
+        appliance,
+        &data,
+        &["inbound", "serve", "--listen", "127.0.0.1:0"],
+    )?;
+    let addr = listening_on(&mut server).await?;
+    let mut processor = spawn(appliance, &data, &["replies", "process", "--watch"])?;
+    let record = play(scenario, addr, &options).await;
+    stop(&mut processor).await;
+    stop(&mut server).await;
+    let mut notes = String::new();
+    for log in ["logs/mail.log", "logs/mail-replies/metroplex.log"] {
+        if let Ok(text) = std::fs::read_to_string(data.join(log)) {
+            notes.push_str(&format!("{log}:\n"));
+            for l in text
+                .lines()
+                .rev()
+                .take(20)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+            {
+                notes.push_str("   ");
+                notes.push_str(l);
+                notes.push('\n');
+            }
+        }
+    }
+    Ok((record, notes))
+}
+
+fn write_settings(
+    spec: &ReceiverSpec,
+    work: &Path,
+    data: &Path,
+    outbound_port: u16,
+    ctx: &RunContext,
+) -> Result<(), String> {
+    let host = &spec.hostname;
+    let mut text = format!(
+        "hostname = {host:?}\n\n[email]\nenabled = true\naddress = \"127.0.0.1\"\nport = {outbound_port}\n\
+         encryption = \"none\"\nauthentication = \"none\"\nnoreply_address = \"noreply@{host}\"\n\
+         discard_to_noreply = {}\nsupport = \"https://support.{host}\"\ntimeout_secs = 5\n\n[inbound]\nlisten = \"127.0.0.1:0\"\n",
+        spec.discard_to_noreply
+    );
+    if let Some(size) = spec.size {
+        text.push_str(&format!("max_message_size = {size}\n"));
+    }
+    if spec.tls {
+        let bundle = ctx
+            .certs
+            .bundle(CertVariant::Valid)
+            .map_err(|e| e.to_string())?;
+        let (cert, key) = (work.join("inbound.pem"), work.join("inbound.key.pem"));
+        write(&cert, &bundle.chain_pem)?;
+        write(&key, &bundle.key_pem)?;
+        text.push_str(&format!(
+            "tls_cert = {:?}\ntls_key = {:?}\n",
+            path_text(&cert),
+            path_text(&key)
+        ));
+    }
+    write(&data.join("settings.toml"), &text)
+}
+
+fn path_text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
+/// Has the appliance send a notification into `outbound` and returns the template variables
+/// its message gives the script.
+async fn notification(
+    appliance: &Path,
+    data: &Path,
+    notify: &NotifySpec,
+    outbound: &FakeSmtpServer,
+) -> Result<Vec<(String, String)>, String> {
+    let (command, number_flag) = match notify.kind.as_str() {
+        "issue" => ("issue-comment", "--number"),
+        "pr" => ("pr-comment", "--number"),
+        _ => ("commit-comment", "--commit"),
+    };
+    let args = [
+        "notify",
+        command,
+        "--repo",
+        &notify.repo,
+        number_flag,
+        &notify.number,
+        "--comment-id",
+        "1",
+        "--to",
+        &notify.address,
+        "--to-user",
+        &notify.user,
+        "--author",
+        "Octo Cat",
+        "--subject",
+        "A thread for the harness",
+        "--body",
+        "A comment to reply to.",
+        "--send-now",
+    ];
+    let out = tokio::time::timeout(SETTLE, command_in(appliance, data, &args).output())
+        .await
+        .map_err(|_| "appliance notify did not finish in time".to_owned())?
+        .map_err(|e| format!("cannot run {}: {e}", appliance.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "appliance notify failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let messages = outbound
+        .wait_for_messages(1, SETTLE)
+        .await
+        .map_err(|e| format!("the notification never arrived: {e}"))?;
+    let m = &messages[0];
+    let address = |header: &str| {
+        m.header(header).map(|v| match (v.find('<'), v.rfind('>')) {
+            (Some(a), Some(b)) if a < b => v[a + 1..b].to_owned(),
+            _ => v.trim().to_owned(),
+        })
+    };
+    let mut vars = Vec::new();
+    vars.push((
+        "reply_to".into(),
+        address("Reply-To").ok_or("the notification has no Reply-To")?,
+    ));
+    if let Some(cc) = address("Cc") {
+        vars.push(("noreply_cc".into(), cc));
+    }
+    if let Some(id) = m.header("Message-ID") {
+        vars.push(("in_reply_to".into(), id));
+    }
+    vars.push(("user_address".into(), notify.address.clone()));
+    Ok(vars)
+}
+
+fn command_in(appliance: &Path, data: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(appliance);
+    command
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+fn spawn(appliance: &Path, data: &Path, args: &[&str]) -> Result<Child, String> {
+    command_in(appliance, data, args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "cannot run {} {}: {e} (build the appliance: cargo build -p appliance)",
+                appliance.display(),
+                args.join(" ")
+            )
+        })
+}
+
+/// Reads the `listening on ADDR` line a server prints first.
+async fn listening_on(child: &mut Child) -> Result<std::net::SocketAddr, String> {
+    let stdout = child.stdout.take().ok_or("no standard output")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(SETTLE, lines.next_line())
+        .await
+        .map_err(|_| "appliance inbound serve printed nothing in time".to_owned())?
+        .map_err(|e| e.to_string())?
+        .ok_or("appliance inbound serve exited before listening")?;
+    first
+        .strip_prefix("listening on ")
+        .and_then(|a| a.trim().parse().ok())
+        .ok_or_else(|| {
+            format!("expected `listening on ADDR` from appliance inbound serve, got {first:?}")
+        })
+}
+
+/// Stops a child with SIGTERM, then kills it if it lingers.
+async fn stop(child: &mut Child) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+    }
+    if tokio::time::timeout(Duration::from_secs(3), child.wait())
+        .await
+        .is_err()
+    {
+        let _ = child.kill().await;
+    }
+}
