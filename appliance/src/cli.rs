@@ -11,6 +11,7 @@ use crate::settings::Settings;
 use crate::{email_test, exit};
 
 mod commands;
+mod inbound;
 
 /// The appliance's email subsystem.
 #[derive(Debug, Parser)]
@@ -40,11 +41,26 @@ pub enum Command {
     /// The outbox of notifications: deliver, list, retry.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Inbound email: the SMTP server that receives replies.
+    #[command(subcommand)]
+    Inbound(InboundCommand),
     /// Write the support bundle: the logs and the settings, secrets redacted.
     SupportBundle {
         /// The bundle to write (a .tar.gz).
         #[arg(short = 'o', long = "output", value_name = "FILE.tar.gz")]
         output: PathBuf,
+    },
+}
+
+/// `appliance inbound …`
+#[derive(Debug, Subcommand)]
+pub enum InboundCommand {
+    /// Receive mail for reply.HOSTNAME and noreply.HOSTNAME into DATA_DIR/mail/reply/ (runs
+    /// until SIGTERM or SIGINT; the first line on standard output is `listening on ADDR`).
+    Serve {
+        /// The address to listen on (default: the `inbound.listen` setting, 0.0.0.0:25).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -260,6 +276,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Outbox(OutboxCommand::Deliver(args)) => commands::deliver(&data_dir, &args),
         Command::Outbox(OutboxCommand::Status { json }) => commands::status(&data_dir, json),
         Command::Outbox(OutboxCommand::Retry { ids, all }) => commands::retry(&data_dir, &ids, all),
+        Command::Inbound(InboundCommand::Serve { listen }) => inbound::serve(&data_dir, listen),
         Command::SupportBundle { output } => Ok(commands::support_bundle(&data_dir, &output)),
     }
 }

@@ -34,6 +34,7 @@ pub mod datadir;
 pub mod email_test;
 pub mod exit;
 mod fsutil;
+pub mod inbound;
 pub mod notify;
 pub mod outbox;
 pub mod settings;

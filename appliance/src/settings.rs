@@ -35,6 +35,49 @@ pub struct Settings {
     pub hostname: String,
     /// Outbound (and inbound) email; `None` when the file has no `[email]` section.
     pub email: Option<EmailSettings>,
+    /// The receiving side: the SMTP server for replies and the reply processor (`[inbound]`;
+    /// defaults when the section is missing).
+    pub inbound: InboundSettings,
+}
+
+/// The `[inbound]` section: the SMTP server that receives replies, and the reply processor.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboundSettings {
+    /// Where the SMTP server listens (`listen`, default `0.0.0.0:25`).
+    pub listen: std::net::SocketAddr,
+    /// The largest message accepted, in octets (`max_message_size`, default 10240000, as
+    /// Postfix's `message_size_limit`).
+    pub max_message_size: u64,
+    /// The certificate chain and key for STARTTLS (`tls_cert`, `tls_key`); STARTTLS is offered
+    /// only with them.
+    pub tls: Option<TlsFiles>,
+    /// How long a client may stay silent before `421` (`timeout_secs`, default 300).
+    pub timeout: Duration,
+    /// How old a reply token may be (`reply_max_age_days`, default 30).
+    pub reply_max_age: Duration,
+}
+
+impl Default for InboundSettings {
+    fn default() -> Self {
+        InboundSettings {
+            listen: std::net::SocketAddr::from(([0, 0, 0, 0], 25)),
+            max_message_size: check::DEFAULT_MAX_MESSAGE_SIZE,
+            tls: None,
+            timeout: Duration::from_secs(check::DEFAULT_INBOUND_TIMEOUT_SECS.unsigned_abs()),
+            reply_max_age: Duration::from_secs(
+                check::DEFAULT_REPLY_MAX_AGE_DAYS.unsigned_abs() * 86_400,
+            ),
+        }
+    }
+}
+
+/// PEM files for a TLS server: the certificate chain (leaf first) and its private key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain (`tls_cert`).
+    pub cert: PathBuf,
+    /// The private key (`tls_key`).
+    pub key: PathBuf,
 }
 
 /// The `[email]` section: how the appliance sends mail.

@@ -8,8 +8,8 @@ use std::time::Duration;
 use toml::{Table, Value};
 
 use super::{
-    Auth, EmailSettings, Encryption, FieldError, Mechanism, Password, Problem, Settings,
-    SupportLink,
+    Auth, EmailSettings, Encryption, FieldError, InboundSettings, Mechanism, Password, Problem,
+    Settings, SupportLink, TlsFiles,
 };
 use crate::syntax;
 
@@ -17,6 +17,12 @@ use crate::syntax;
 const DEFAULT_TIMEOUT_SECS: i64 = 30;
 /// The longest timeout allowed.
 const MAX_TIMEOUT_SECS: i64 = 3600;
+/// `inbound.max_message_size` when not set (Postfix's `message_size_limit`).
+pub(super) const DEFAULT_MAX_MESSAGE_SIZE: u64 = 10_240_000;
+/// `inbound.timeout_secs` when not set (Postfix's `smtpd_timeout`).
+pub(super) const DEFAULT_INBOUND_TIMEOUT_SECS: i64 = 300;
+/// `inbound.reply_max_age_days` when not set.
+pub(super) const DEFAULT_REPLY_MAX_AGE_DAYS: i64 = 30;
 
 /// Checks a whole settings table; returns every error found.
 pub(super) fn settings(table: Table) -> Result<Settings, Vec<FieldError>> {
@@ -33,12 +39,91 @@ pub(super) fn settings(table: Table) -> Result<Settings, Vec<FieldError>> {
             None
         }
     };
+    let inbound_table = match top.take("inbound") {
+        None => Some(Table::new()),
+        Some(Value::Table(t)) => Some(t),
+        Some(other) => {
+            top.wrong_type("inbound", "a table ([inbound])", &other);
+            None
+        }
+    };
     top.finish();
     let email = email_table.and_then(|t| email(t, hostname.as_deref(), &mut errors));
-    match hostname {
-        Some(hostname) if errors.is_empty() => Ok(Settings { hostname, email }),
+    let inbound = inbound_table.and_then(|t| inbound(t, &mut errors));
+    match (hostname, inbound) {
+        (Some(hostname), Some(inbound)) if errors.is_empty() => Ok(Settings {
+            hostname,
+            email,
+            inbound,
+        }),
         _ => Err(errors),
     }
+}
+
+/// Checks the `[inbound]` table (an empty one gives the defaults).
+fn inbound(table: Table, errors: &mut Vec<FieldError>) -> Option<InboundSettings> {
+    let defaults = InboundSettings::default();
+    let mut f = Fields::new("inbound", table, errors);
+    let listen = match f.string("listen") {
+        Some(text) => match text.parse::<std::net::SocketAddr>() {
+            Ok(addr) => Some(addr),
+            Err(_) => {
+                f.malformed(
+                    "listen",
+                    "an address and port like 0.0.0.0:25 or [::]:25",
+                    text,
+                    None,
+                );
+                None
+            }
+        },
+        None => Some(defaults.listen),
+    };
+    let max_message_size = f
+        .integer("max_message_size", 1024, 1 << 30)
+        .map_or(defaults.max_message_size, i64::unsigned_abs);
+    let cert = f.string("tls_cert").map(PathBuf::from);
+    let key = f.string("tls_key").map(PathBuf::from);
+    let tls = match (cert, key) {
+        (None, None) => None,
+        (Some(_), None) => {
+            f.error(
+                "tls_key",
+                Problem::MissingBecause("inbound.tls_cert is set".into()),
+            );
+            None
+        }
+        (None, Some(_)) => {
+            f.error(
+                "tls_cert",
+                Problem::MissingBecause("inbound.tls_key is set".into()),
+            );
+            None
+        }
+        (Some(cert), Some(key)) => match crate::inbound::tls::load_server_config(&cert, &key) {
+            Ok(_) => Some(TlsFiles { cert, key }),
+            Err(e) => {
+                f.error(e.field(), Problem::Other(e.to_string()));
+                None
+            }
+        },
+    };
+    let timeout_secs = f
+        .integer("timeout_secs", 1, MAX_TIMEOUT_SECS)
+        .unwrap_or(DEFAULT_INBOUND_TIMEOUT_SECS);
+    let max_age_days = f
+        .integer("reply_max_age_days", 1, 3650)
+        .unwrap_or(DEFAULT_REPLY_MAX_AGE_DAYS);
+    if !f.finish() {
+        return None;
+    }
+    Some(InboundSettings {
+        listen: listen?,
+        max_message_size,
+        tls,
+        timeout: Duration::from_secs(timeout_secs.unsigned_abs()),
+        reply_max_age: Duration::from_secs(max_age_days.unsigned_abs() * 86_400),
+    })
 }
 
 /// What a host name field must be.
