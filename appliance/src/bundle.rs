@@ -7,7 +7,7 @@
 //! outbox-status.txt                     `appliance outbox status` (no message content)
 //! enterprise-manage-logs/unicorn.log    DATA_DIR/logs/unicorn.log, the SMTP conversation log
 //! mail.log                              DATA_DIR/logs/mail.log, the inbound MTA's log, if present
-//! mail-replies/metroplex.log            DATA_DIR/logs/metroplex.log, the reply processor's log, if present
+//! mail-replies/metroplex.log            DATA_DIR/logs/mail-replies/metroplex.log, the reply processor's log
 //! ```
 //!
 //! Secrets are kept out twice. The conversation log never holds them (AUTH payloads are

@@ -12,6 +12,7 @@ use crate::{email_test, exit};
 
 mod commands;
 mod inbound;
+mod replies;
 
 /// The appliance's email subsystem.
 #[derive(Debug, Parser)]
@@ -44,6 +45,12 @@ pub enum Command {
     /// Inbound email: the SMTP server that receives replies.
     #[command(subcommand)]
     Inbound(InboundCommand),
+    /// The reply processor: replies in DATA_DIR/mail/reply/new/ become comments.
+    #[command(subcommand)]
+    Replies(RepliesCommand),
+    /// The comments recorded from replies.
+    #[command(subcommand)]
+    Comments(CommentsCommand),
     /// Write the support bundle: the logs and the settings, secrets redacted.
     SupportBundle {
         /// The bundle to write (a .tar.gz).
@@ -61,6 +68,35 @@ pub enum InboundCommand {
         /// The address to listen on (default: the `inbound.listen` setting, 0.0.0.0:25).
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
+    },
+}
+
+/// `appliance replies …`
+#[derive(Debug, Subcommand)]
+pub enum RepliesCommand {
+    /// Handle every message in DATA_DIR/mail/reply/new/: record good replies as comments and
+    /// move each file to incoming-mail/success/ or incoming-mail/failure/.
+    Process {
+        /// Handle what is there, then exit (the default).
+        #[arg(long, conflicts_with = "watch")]
+        once: bool,
+        /// Keep handling new messages until SIGTERM or SIGINT.
+        #[arg(long)]
+        watch: bool,
+        /// With --watch: how often to look for new messages.
+        #[arg(long, value_name = "MS", default_value_t = 200)]
+        poll_ms: u64,
+    },
+}
+
+/// `appliance comments …`
+#[derive(Debug, Subcommand)]
+pub enum CommentsCommand {
+    /// List the recorded comments, oldest first.
+    List {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -277,6 +313,16 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Outbox(OutboxCommand::Status { json }) => commands::status(&data_dir, json),
         Command::Outbox(OutboxCommand::Retry { ids, all }) => commands::retry(&data_dir, &ids, all),
         Command::Inbound(InboundCommand::Serve { listen }) => inbound::serve(&data_dir, listen),
+        Command::Replies(RepliesCommand::Process {
+            once: _,
+            watch,
+            poll_ms,
+        }) => replies::process(
+            &data_dir,
+            watch,
+            std::time::Duration::from_millis(poll_ms.max(1)),
+        ),
+        Command::Comments(CommentsCommand::List { json }) => Ok(replies::list(&data_dir, json)),
         Command::SupportBundle { output } => Ok(commands::support_bundle(&data_dir, &output)),
     }
 }

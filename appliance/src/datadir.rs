@@ -41,9 +41,26 @@ impl DataDir {
         self.root.join("logs/mail.log")
     }
 
-    /// The reply processor's log: `DATA_DIR/logs/metroplex.log` (written by the inbound side).
+    /// The reply processor's log: `DATA_DIR/logs/mail-replies/metroplex.log` (the reference's
+    /// `/var/log/mail-replies/metroplex.log`).
     pub fn metroplex_log_file(&self) -> PathBuf {
-        self.root.join("logs/metroplex.log")
+        self.root.join("logs/mail-replies/metroplex.log")
+    }
+
+    /// The maildir the inbound MTA delivers to: `DATA_DIR/mail/reply/`.
+    pub fn reply_maildir(&self) -> PathBuf {
+        self.root.join("mail/reply")
+    }
+
+    /// Where the reply processor puts what it handled: `DATA_DIR/incoming-mail/` (`success/`,
+    /// `failure/`).
+    pub fn incoming_mail_dir(&self) -> PathBuf {
+        self.root.join("incoming-mail")
+    }
+
+    /// The comments recorded from replies: `DATA_DIR/comments/`.
+    pub fn comments_dir(&self) -> PathBuf {
+        self.root.join("comments")
     }
 
     /// The outbox: `DATA_DIR/outbox/`.

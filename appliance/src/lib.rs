@@ -37,6 +37,7 @@ mod fsutil;
 pub mod inbound;
 pub mod notify;
 pub mod outbox;
+pub mod replies;
 pub mod settings;
 pub mod smtp;
 pub mod syntax;

@@ -472,7 +472,7 @@ pub fn enqueue(
     }
     let key = load_or_create_key(data_dir)?;
     let (user_id, thread_id) = ReplyDirectory::in_data_dir(data_dir)
-        .ids_for(notification.recipient.login(), &notification.thread)
+        .ids_for_recipient(&notification.recipient, &notification.thread)
         .map_err(NotifyError::Directory)?;
     let composer = Composer::new(&settings.hostname, email, key);
     let composed = composer

@@ -165,8 +165,9 @@ async fn a_leaked_credential_in_a_log_is_redacted_by_the_final_scan() {
     let mut log = std::fs::read_to_string(&log_path).unwrap();
     log.push_str(&leaked);
     std::fs::write(&log_path, log).unwrap();
+    std::fs::create_dir_all(dir.data_dir().join("logs/mail-replies")).unwrap();
     std::fs::write(
-        dir.data_dir().join("logs/metroplex.log"),
+        dir.data_dir().join("logs/mail-replies/metroplex.log"),
         format!("error: login failed for {USER} with password {PASSWORD}\n"),
     )
     .unwrap();

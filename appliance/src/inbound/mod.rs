@@ -29,9 +29,6 @@ use crate::settings::Settings;
 pub use mail_log::MailLog;
 pub use maildir::Maildir;
 
-/// The maildir's path inside the data directory.
-pub const MAILDIR_PATH: &str = "mail/reply";
-
 /// How the server behaves: names, limits, TLS, policy, and where mail goes.
 #[derive(Clone, Debug)]
 pub struct InboundConfig {
@@ -79,7 +76,7 @@ impl InboundConfig {
             Some(files) => Some(tls::load_server_config(&files.cert, &files.key)?),
             None => None,
         };
-        let maildir = Maildir::new(data_dir.root().join(MAILDIR_PATH));
+        let maildir = Maildir::new(data_dir.reply_maildir());
         maildir
             .create_dirs()
             .map_err(|source| InboundError::Maildir {

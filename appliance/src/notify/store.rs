@@ -2,6 +2,7 @@
 //! reply directory (`reply-ids.json`), which gives users and threads the small numeric ids that
 //! reply tokens carry.
 
+use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io;
 use std::os::unix::fs::DirBuilderExt;
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::Thread;
 use super::token::ReplyKey;
+use super::{Recipient, Thread};
 use crate::datadir::DataDir;
 use crate::fsutil;
 
@@ -102,6 +103,10 @@ struct Ids {
     users: Vec<String>,
     /// Thread paths (`owner/repo/issue/42`); the id is the index plus one.
     threads: Vec<String>,
+    /// The addresses notifications were sent to, per user name (lower case): the addresses
+    /// a reply from that user may come from.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    addresses: BTreeMap<String, Vec<String>>,
 }
 
 impl ReplyDirectory {
@@ -130,6 +135,12 @@ impl ReplyDirectory {
             return Ok((u, t));
         }
         let _lock = self.lock()?;
+        self.ids_for_locked(user, &thread)
+    }
+
+    /// Gives out ids while the lock is held.
+    fn ids_for_locked(&self, user: &str, thread: &str) -> io::Result<(u32, u32)> {
+        let thread = thread.to_owned();
         let mut ids = self.read()?;
         let (u, new_user) = match position(&ids.users, user) {
             Some(u) => (u, false),
@@ -149,6 +160,58 @@ impl ReplyDirectory {
             self.write(&ids)?;
         }
         Ok((u, t))
+    }
+
+    /// As [`ReplyDirectory::ids_for`], and records the recipient's address as one the user's
+    /// replies may come from.
+    ///
+    /// # Errors
+    /// When the file cannot be read, parsed or written, or the ids are used up.
+    pub fn ids_for_recipient(
+        &self,
+        recipient: &Recipient,
+        thread: &Thread,
+    ) -> io::Result<(u32, u32)> {
+        let user = recipient.login();
+        let address = recipient.address().to_ascii_lowercase();
+        let known = |ids: &Ids| {
+            ids.addresses
+                .get(user)
+                .is_some_and(|list| list.contains(&address))
+        };
+        if let Ok(ids) = self.read()
+            && known(&ids)
+            && let (Some(u), Some(t)) = (
+                position(&ids.users, user),
+                position(&ids.threads, &thread.path()),
+            )
+        {
+            return Ok((u, t));
+        }
+        let _lock = self.lock()?;
+        let (u, t) = self.ids_for_locked(user, &thread.path())?;
+        let mut ids = self.read()?;
+        if !known(&ids) {
+            ids.addresses
+                .entry(user.to_owned())
+                .or_default()
+                .push(address);
+            self.write(&ids)?;
+        }
+        Ok((u, t))
+    }
+
+    /// The addresses notifications to `user` were sent to (lower case), oldest first.
+    ///
+    /// # Errors
+    /// When the file cannot be read or parsed.
+    pub fn addresses(&self, user: &str) -> io::Result<Vec<String>> {
+        Ok(self
+            .read()?
+            .addresses
+            .get(user)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// The user name with this id.
