@@ -86,6 +86,10 @@ pub enum RepliesCommand {
         /// With --watch: how often to look for new messages.
         #[arg(long, value_name = "MS", default_value_t = 200)]
         poll_ms: u64,
+        /// Fault injection for tests: wait this long between recording a comment and moving
+        /// its file.
+        #[arg(long, value_name = "MS", hide = true, default_value_t = 0)]
+        debug_move_delay_ms: u64,
     },
 }
 
@@ -317,10 +321,12 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             once: _,
             watch,
             poll_ms,
+            debug_move_delay_ms,
         }) => replies::process(
             &data_dir,
             watch,
             std::time::Duration::from_millis(poll_ms.max(1)),
+            std::time::Duration::from_millis(debug_move_delay_ms),
         ),
         Command::Comments(CommentsCommand::List { json }) => Ok(replies::list(&data_dir, json)),
         Command::SupportBundle { output } => Ok(commands::support_bundle(&data_dir, &output)),

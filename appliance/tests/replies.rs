@@ -568,3 +568,228 @@ async fn a_reply_end_to_end_through_the_inbound_server() {
         "{mail_log}"
     );
 }
+
+/// A small xorshift generator: the kill delays, reproducible from the printed seed.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+}
+
+/// What a crash test saw.
+#[derive(Debug, Default)]
+struct Figures {
+    kills: usize,
+    /// Kills that left a file in `new/` whose comment was already recorded (between the
+    /// record and the move): the next run must only move it.
+    window_hits: usize,
+    resumed_lines: usize,
+}
+
+/// SIGKILLs `replies process --watch` at random moments while it handles 100 messages (80
+/// good replies, 20 refused for four reasons), restarts it, and checks after every kill that
+/// each message is in exactly one of new/, success/, failure/ and no comment is recorded twice;
+/// at the end every good reply is a comment exactly once and every message is where it belongs.
+async fn crash_test(name: &str, move_delay_ms: u64) -> Figures {
+    const MESSAGES: usize = 100;
+    const MAX_KILLS: usize = 400;
+    const TIME_LIMIT: Duration = Duration::from_secs(60);
+    let seed = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+                | 1
+        });
+    println!("{name}: seed {seed} (CRASH_SEED={seed} replays the kill delays)");
+    // Tests started in the same nanosecond still get different delays.
+    let mut rng = Rng(seed
+        ^ name
+            .bytes()
+            .fold(0u64, |h, b| h.wrapping_mul(31) ^ u64::from(b))
+        | 1);
+
+    let ctx = Ctx::new(name);
+    let forged_key = ReplyKey::from_bytes([9; 32]);
+    let mut good = std::collections::BTreeMap::new(); // file -> message id
+    let mut bad = std::collections::BTreeSet::new();
+    for i in 0..MESSAGES {
+        let id = format!("crash{i}@example.com");
+        let (content, ok) = match i % 5 {
+            0 => match i % 20 {
+                0 => {
+                    let forged = issue_token(
+                        &forged_key,
+                        &TokenClaims {
+                            user_id: ctx.bob,
+                            thread_id: ctx.issue,
+                            kind: ThreadKind::Issue,
+                            issued_at: SystemTime::now(),
+                        },
+                    );
+                    (
+                        reply(&forged, "bob@example.com", &id, "", "forged\r\n"),
+                        false,
+                    )
+                }
+                5 => (
+                    reply(&ctx.issue_token(), "eve@example.net", &id, "", "eve\r\n"),
+                    false,
+                ),
+                10 => (
+                    reply(
+                        &ctx.issue_token(),
+                        "bob@example.com",
+                        &id,
+                        "Auto-Submitted: auto-replied\r\n",
+                        "away\r\n",
+                    ),
+                    false,
+                ),
+                _ => (
+                    format!(
+                        "From: bob@example.com\r\nTo: x@reply.{HOST}\r\nMessage-ID: <{id}>\r\n\r\nno token\r\n"
+                    ),
+                    false,
+                ),
+            },
+            1 => {
+                let pr = ctx.token(ctx.bob, ctx.pull, ThreadKind::PullRequest, Duration::ZERO);
+                (
+                    reply(
+                        &pr,
+                        "bob@example.com",
+                        &id,
+                        "",
+                        &format!("pull comment {i}\r\n> quoted\r\n"),
+                    ),
+                    true,
+                )
+            }
+            _ => (
+                reply(
+                    &ctx.issue_token(),
+                    "bob@example.com",
+                    &id,
+                    "",
+                    &format!("issue comment {i}\r\n"),
+                ),
+                true,
+            ),
+        };
+        let file = ctx.deliver(content.as_bytes());
+        if ok {
+            good.insert(file, id);
+        } else {
+            bad.insert(file);
+        }
+    }
+    assert_eq!(good.len(), 80);
+
+    let data = ctx.data();
+    let delay = move_delay_ms.to_string();
+    let mut figures = Figures::default();
+    let started = std::time::Instant::now();
+    let check = |ctx: &Ctx| {
+        let new = ctx.files("mail/reply/new");
+        let success = ctx.files("incoming-mail/success");
+        let failure = ctx.files("incoming-mail/failure");
+        for file in good.keys().chain(bad.iter()) {
+            let places = [&new, &success, &failure]
+                .iter()
+                .filter(|dir| dir.contains(file))
+                .count();
+            assert_eq!(places, 1, "{file} is in {places} places");
+        }
+        assert_eq!(new.len() + success.len() + failure.len(), MESSAGES);
+        let comments = CommentStoreView::read(&data);
+        let mut ids = std::collections::BTreeSet::new();
+        for (id, source) in &comments {
+            assert!(ids.insert(id.clone()), "comment {id} recorded twice");
+            assert_eq!(good.get(source), Some(id), "a comment from {source}");
+            assert!(!failure.contains(source));
+        }
+        // Files still in new/ whose comment is recorded: killed between record and move.
+        comments.iter().filter(|(_, s)| new.contains(s)).count()
+    };
+    while figures.kills < MAX_KILLS && started.elapsed() < TIME_LIMIT {
+        if ctx.files("mail/reply/new").is_empty() {
+            break;
+        }
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_appliance"))
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["replies", "process", "--watch", "--poll-ms", "5"])
+            .args(["--debug-move-delay-ms", &delay])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(1 + rng.below(12))).await;
+        child.start_kill().unwrap(); // SIGKILL
+        tokio::time::timeout(WAIT, child.wait())
+            .await
+            .expect("the killed process is reaped")
+            .unwrap();
+        figures.kills += 1;
+        figures.window_hits += check(&ctx);
+    }
+    // Whatever is left is handled by one clean run.
+    let last = ctx.process().await;
+    figures.resumed_lines = last.stdout.matches("(already recorded)").count();
+    check(&ctx);
+    assert!(ctx.files("mail/reply/new").is_empty());
+    let success: std::collections::BTreeSet<String> =
+        ctx.files("incoming-mail/success").into_iter().collect();
+    let failure: std::collections::BTreeSet<String> =
+        ctx.files("incoming-mail/failure").into_iter().collect();
+    assert_eq!(success, good.keys().cloned().collect());
+    assert_eq!(failure, bad);
+    let comments = ctx.comments().await;
+    assert_eq!(comments.len(), good.len(), "every good reply exactly once");
+    println!(
+        "{name}: {} kills in {:.1}s, {} window hits (recorded, not yet moved), {} resumed by the final run",
+        figures.kills,
+        started.elapsed().as_secs_f64(),
+        figures.window_hits,
+        figures.resumed_lines
+    );
+    assert!(figures.kills > 0);
+    figures
+}
+
+/// The comments on disk: (Message-ID, source file) of each, read directly.
+struct CommentStoreView;
+
+impl CommentStoreView {
+    fn read(data: &Path) -> Vec<(String, String)> {
+        let store = appliance::replies::CommentStore::new(data.join("comments"));
+        store
+            .list()
+            .unwrap()
+            .into_iter()
+            .map(|c| (c.message_id.unwrap_or_default(), c.source))
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn killing_the_processor_at_random_moments_loses_nothing_and_posts_nothing_twice() {
+    crash_test("replies-crash", 0).await;
+}
+
+#[tokio::test]
+async fn kills_between_recording_and_moving_only_move_on_restart() {
+    // A 5 ms pause between the record and the move: kills land there often.
+    let figures = crash_test("replies-crash-window", 5).await;
+    assert!(figures.kills > 0);
+}

@@ -11,7 +11,12 @@ use crate::replies::{CommentStore, Processor};
 use crate::settings::Settings;
 
 /// `appliance replies process [--once | --watch] [--poll-ms MS]`.
-pub(super) fn process(data_dir: &DataDir, watch: bool, poll: Duration) -> anyhow::Result<u8> {
+pub(super) fn process(
+    data_dir: &DataDir,
+    watch: bool,
+    poll: Duration,
+    move_delay: Duration,
+) -> anyhow::Result<u8> {
     let path = data_dir.settings_file();
     let settings = match Settings::load(&path) {
         Ok(s) => s,
@@ -27,7 +32,7 @@ pub(super) fn process(data_dir: &DataDir, watch: bool, poll: Duration) -> anyhow
             return Ok(exit::IOERR);
         }
     };
-    let processor = match Processor::new(
+    let mut processor = match Processor::new(
         data_dir,
         &settings.hostname,
         key,
@@ -39,6 +44,7 @@ pub(super) fn process(data_dir: &DataDir, watch: bool, poll: Duration) -> anyhow
             return Ok(exit::IOERR);
         }
     };
+    processor.set_move_delay(move_delay);
     // One processor at a time per data directory (a second one waits).
     let lock_path = data_dir.incoming_mail_dir().join(".processor.lock");
     let lock = std::fs::OpenOptions::new()

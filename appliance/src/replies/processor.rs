@@ -74,6 +74,7 @@ pub struct Processor {
     store: CommentStore,
     max_age: Duration,
     log: MetroplexLog,
+    move_delay: Duration,
 }
 
 impl Processor {
@@ -100,6 +101,7 @@ impl Processor {
             store: CommentStore::new(data_dir.comments_dir()),
             max_age,
             log: MetroplexLog::new(data_dir.metroplex_log_file()),
+            move_delay: Duration::ZERO,
         };
         for dir in [
             &maildir.join("tmp"),
@@ -111,6 +113,12 @@ impl Processor {
             fs::create_dir_all(dir)?;
         }
         Ok(processor)
+    }
+
+    /// Fault injection for tests: wait this long between recording a comment and moving its
+    /// file, so that a kill lands in between more often.
+    pub fn set_move_delay(&mut self, delay: Duration) {
+        self.move_delay = delay;
     }
 
     /// The store the comments go to.
@@ -212,7 +220,12 @@ impl Processor {
             Ok(comment) => {
                 self.log(Level::Debug, &format!("Matched {}", path.display()));
                 match self.store.record(&comment)? {
-                    Recorded::New => Disposition::Posted(comment),
+                    Recorded::New => {
+                        if !self.move_delay.is_zero() {
+                            std::thread::sleep(self.move_delay);
+                        }
+                        Disposition::Posted(comment)
+                    }
                     Recorded::Already(existing) if existing.source == file => {
                         Disposition::AlreadyPosted(*existing)
                     }
