@@ -1,11 +1,13 @@
 //! # appliance
 //!
-//! The outbound half of the appliance's email subsystem, written to ship: the settings an
+//! The appliance's email subsystem, written to ship: the settings an
 //! administrator enters ([`settings`]), the SMTP client that sends notification mail through
 //! the configured server ([`smtp`]), the conversation log a support bundle carries
 //! ([`convlog`]), "test email settings" ([`email_test`]), which saves settings only when a
 //! test mail gets through, notifications with signed reply tokens ([`notify`]), the durable
-//! outbox that delivers them ([`outbox`]), and the support bundle ([`bundle`]).
+//! outbox that delivers them ([`outbox`]), the support bundle ([`bundle`]), and the inbound
+//! side: the SMTP server that receives replies into a maildir ([`inbound`]) and the reply
+//! processor that turns them into comments ([`replies`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {

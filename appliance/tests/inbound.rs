@@ -565,7 +565,7 @@ async fn bad_inbound_settings_are_named() {
     assert_eq!(run.code, 78, "{}", run.output());
     for field in [
         "inbound.listen: must be an address and port",
-        "inbound.max_message_size: must be 1024-1073741824, got 0",
+        "inbound.max_message_size: must be 1-1073741824, got 0",
         "inbound.tls_key: is required when inbound.tls_cert is set",
         "inbound.timeout_secs: expected an integer",
         "inbound.foo: unknown setting",

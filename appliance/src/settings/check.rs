@@ -80,7 +80,7 @@ fn inbound(table: Table, errors: &mut Vec<FieldError>) -> Option<InboundSettings
         None => Some(defaults.listen),
     };
     let max_message_size = f
-        .integer("max_message_size", 1024, 1 << 30)
+        .integer("max_message_size", 1, 1 << 30)
         .map_or(defaults.max_message_size, i64::unsigned_abs);
     let cert = f.string("tls_cert").map(PathBuf::from);
     let key = f.string("tls_key").map(PathBuf::from);
