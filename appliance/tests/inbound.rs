@@ -594,3 +594,19 @@ async fn bad_inbound_settings_are_named() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn with_email_disabled_every_session_gets_554_and_only_quit() {
+    let dir = TempDir::new("inbound-disabled");
+    let text = settings(false, false, "").replace("enabled = true", "enabled = false");
+    let server = Server::start(&dir, &text).await;
+    server
+        .play_ok(&format!(
+            "role client\nS: 554 5.3.2 appliance.test ESMTP email is disabled on this appliance\n\
+             C: EHLO sender.test\nS: 503 5.5.1*\nC: MAIL FROM:<a@s.test>\nS: 503*\n\
+             C: RCPT TO:<{}>\nS: 503*\nC: QUIT\nS: 221*\n",
+            reply_to()
+        ))
+        .await;
+    assert!(server.files("new").is_empty());
+}

@@ -63,6 +63,28 @@ impl Maildir {
         Ok(())
     }
 
+    /// Removes files in `tmp/` last modified more than `age` ago (left by a crash in the
+    /// middle of a delivery, which was never acknowledged).
+    ///
+    /// # Errors
+    /// When `tmp/` cannot be read.
+    pub fn clean_tmp(&self, age: std::time::Duration) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.tmp_dir())? {
+            let entry = entry?;
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|elapsed| elapsed > age);
+            if old && fs::remove_file(entry.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// A new unique file name.
     pub fn unique_name(&self) -> String {
         static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -131,6 +153,14 @@ mod tests {
         let parts: Vec<&str> = name.splitn(3, '.').collect();
         assert!(parts[0].parse::<u64>().is_ok(), "{name}");
         assert!(parts[1].starts_with('M') && parts[1].contains('P') && parts[1].contains('Q'));
+        fs::write(maildir.tmp_dir().join("left"), b"x").unwrap();
+        assert_eq!(
+            maildir
+                .clean_tmp(std::time::Duration::from_secs(3600))
+                .unwrap(),
+            0
+        );
+        assert_eq!(maildir.clean_tmp(std::time::Duration::ZERO).unwrap(), 1);
         fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -29,6 +29,13 @@ use crate::settings::Settings;
 pub use mail_log::MailLog;
 pub use maildir::Maildir;
 
+/// Files in the maildir's `tmp/` older than this are left over from a crash and removed at
+/// start (the maildir specification's 36 hours).
+pub const STALE_TMP: Duration = Duration::from_secs(36 * 3600);
+
+/// The most sessions at once; more connections are answered `421` and closed.
+pub const MAX_SESSIONS: usize = 500;
+
 /// How the server behaves: names, limits, TLS, policy, and where mail goes.
 #[derive(Clone, Debug)]
 pub struct InboundConfig {
@@ -43,6 +50,9 @@ pub struct InboundConfig {
     pub tls: Option<Arc<ServerConfig>>,
     /// Discard mail whose recipients are all on `noreply.HOSTNAME`.
     pub discard_to_noreply: bool,
+    /// Email is turned on (`email.enabled`); when it is off every session is greeted with
+    /// `554` and only `QUIT` is accepted.
+    pub enabled: bool,
     /// Where messages are delivered.
     pub maildir: Maildir,
     /// The MTA's log.
@@ -79,6 +89,7 @@ impl InboundConfig {
         let maildir = Maildir::new(data_dir.reply_maildir());
         maildir
             .create_dirs()
+            .and_then(|()| maildir.clean_tmp(STALE_TMP))
             .map_err(|source| InboundError::Maildir {
                 path: maildir.root().to_owned(),
                 source,
@@ -92,6 +103,7 @@ impl InboundConfig {
                 .email
                 .as_ref()
                 .is_some_and(|e| e.discard_to_noreply),
+            enabled: settings.email.as_ref().is_some_and(|e| e.enabled),
             maildir,
             log: Arc::new(MailLog::new(data_dir.mail_log_file(), &settings.hostname)),
         })
@@ -140,6 +152,10 @@ pub async fn serve(
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
                     let config = Arc::clone(&config);
+                    if sessions.len() >= MAX_SESSIONS {
+                        sessions.spawn(session::too_busy(stream, peer, config));
+                        continue;
+                    }
                     let stop = stop.clone();
                     sessions.spawn(session::run(stream, peer, config, stop));
                 }

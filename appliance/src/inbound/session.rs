@@ -119,6 +119,21 @@ pub async fn run(
     );
 }
 
+/// Answers a connection over the session limit with `421` and closes it.
+pub async fn too_busy(mut stream: TcpStream, peer: SocketAddr, config: Arc<InboundConfig>) {
+    let text = format!(
+        "421 4.7.0 {} Error: too many connections, try again later\r\n",
+        config.hostname
+    );
+    let _ = tokio::time::timeout(config.timeout, stream.write_all(text.as_bytes())).await;
+    let _ = stream.shutdown().await;
+    let line = format!(
+        "warning: too many connections: refused unknown[{}]",
+        peer.ip()
+    );
+    let _ = config.log.line(Program::Smtpd, &line);
+}
+
 impl Session {
     fn log(&self, program: Program, text: &str) {
         // A log that cannot be written must not stop mail; the error goes to stderr once per line.
@@ -218,7 +233,28 @@ impl Session {
         }
     }
 
+    /// Email is off: `554` instead of the greeting, and nothing but `QUIT` (RFC 5321 3.1).
+    async fn refuse_all(&mut self) -> Result<(), End> {
+        let greeting = format!(
+            "554 5.3.2 {} ESMTP email is disabled on this appliance",
+            self.host()
+        );
+        self.reply(&greeting).await?;
+        loop {
+            match self.read_command().await? {
+                Line::Command(line) if matches!(command::parse(&line), Ok(Command::Quit)) => {
+                    self.last = "QUIT";
+                    return self.reply("221 2.0.0 Bye").await;
+                }
+                _ => self.refuse("503 5.5.1 Error: no SMTP service here").await?,
+            }
+        }
+    }
+
     async fn converse(&mut self) -> Result<(), End> {
+        if !self.config.enabled {
+            return self.refuse_all().await;
+        }
         let greeting = format!("220 {} ESMTP appliance", self.host());
         self.reply(&greeting).await?;
         loop {
