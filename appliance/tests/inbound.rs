@@ -610,3 +610,30 @@ async fn with_email_disabled_every_session_gets_554_and_only_quit() {
         .await;
     assert!(server.files("new").is_empty());
 }
+
+#[tokio::test]
+async fn sigterm_tells_a_waiting_client_421_and_exits_cleanly() {
+    let dir = TempDir::new("inbound-stop-421");
+    let server = Server::start(&dir, &settings(false, false, "")).await;
+    let addr = server.addr;
+    let scenario = Scenario::parse(
+        "role client\nS: 220*\nC: EHLO sender.test\nS: 250*\nS: 421 4.3.2 appliance.test Service shutting down*\n",
+        "<inline>",
+    )
+    .unwrap();
+    let ca = std::fs::read_to_string(repo("certs/ca.pem")).unwrap();
+    let options = ClientOptions::trusting(&ca, "localhost", WAIT).unwrap();
+    let client = tokio::spawn(async move { play(&scenario, addr, &options).await });
+    // Let the client get to its wait after EHLO.
+    server.wait_log("connect from").await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let status = server.stop().await;
+    let record = client.await.unwrap();
+    assert!(
+        record.passed(),
+        "{:?}\n{}",
+        record.failures,
+        record.transcript
+    );
+    assert!(status.success(), "{status:?}");
+}
