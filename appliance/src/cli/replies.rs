@@ -71,7 +71,11 @@ pub(super) fn process(
     loop {
         if let Err(e) = processor.run_once(&stop, &mut print) {
             eprintln!("appliance replies: {e}");
-            return Ok(exit::IOERR);
+            // --once reports it; --watch tries again after the next poll (the message stays
+            // in new/), so that a full disk or a passing error does not stop the service.
+            if !watch {
+                return Ok(exit::IOERR);
+            }
         }
         if !watch || stop.load(Ordering::Relaxed) {
             return Ok(exit::OK);
