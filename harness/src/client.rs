@@ -530,11 +530,26 @@ mod effects {
                 let found = files(dir).into_iter().filter(|p| glob.matches(p)).count();
                 (found != *count as usize).then(|| format!("{found} file(s) match"))
             }
+            // The file may be a glob too (`comments/*`): some line of some match.
             ExpectationKind::LogLine { file, glob } => {
-                match std::fs::read_to_string(dir.join(file)) {
-                    Ok(text) => (!text.lines().any(|l| glob.matches(l)))
-                        .then(|| format!("no line of {file} matches")),
-                    Err(err) => Some(format!("{file} cannot be read: {err}")),
+                let pattern = crate::pattern::Pattern::new(file.as_str());
+                let candidates: Vec<String> = if pattern.is_literal() {
+                    vec![file.clone()]
+                } else {
+                    files(dir)
+                        .into_iter()
+                        .filter(|p| pattern.matches(p))
+                        .collect()
+                };
+                let texts: Vec<String> = candidates
+                    .iter()
+                    .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+                    .collect();
+                if texts.is_empty() {
+                    Some(format!("{file} cannot be read"))
+                } else {
+                    (!texts.iter().any(|t| t.lines().any(|l| glob.matches(l))))
+                        .then(|| format!("no line of {file} matches"))
                 }
             }
             _ => None,

@@ -60,10 +60,20 @@ pub fn plan(
             records: Vec::new(),
         };
         if scenario.role == crate::scenario::Role::Client {
-            skipped.push(skip(
-                "a client scenario: play it with `smtp-harness send SCENARIO --to HOST:PORT`"
-                    .into(),
-            ));
+            let for_appliance = only.is_none_or(|k| k == SenderKind::Appliance);
+            if scenario.receiver.is_some() && for_appliance {
+                // The appliance receives; the harness is the sender.
+                let scenario = Arc::new(scenario);
+                jobs.push(Job {
+                    name: name.clone(),
+                    scenario,
+                    sender: SenderKind::Appliance,
+                });
+            } else {
+                skipped.push(skip(
+                    "a client scenario without `receiver appliance`: play it with `smtp-harness send`".into(),
+                ));
+            }
             continue;
         }
         let senders = match only {

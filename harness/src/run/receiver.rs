@@ -38,19 +38,18 @@ pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
             } else {
                 "off the script".to_owned()
             };
-            let details = if record.passed() {
-                String::new()
-            } else {
-                let mut text = String::from("transcript (the harness as the remote MTA):\n");
-                for l in record.transcript.to_log(Render::default()).lines() {
-                    text.push_str("   ");
-                    text.push_str(l);
-                    text.push('\n');
-                }
-                text.push_str(&notes);
-                text
-            };
-            (verdict, observed, problems, details, Vec::new())
+            let mut details = String::from("transcript (the harness as the remote MTA):\n");
+            for l in record.transcript.to_log(Render::default()).lines() {
+                details.push_str("   ");
+                details.push_str(l);
+                details.push('\n');
+            }
+            details.push_str(&notes);
+            let records = vec![crate::server::SessionRecord {
+                transcript: record.transcript,
+                failures: record.failures,
+            }];
+            (verdict, observed, problems, details, records)
         }
         Err(problem) => (
             Verdict::Fail,
@@ -114,7 +113,7 @@ async fn drive(
     let record = play(scenario, addr, &options).await;
     stop(&mut processor).await;
     stop(&mut server).await;
-    let mut notes = String::new();
+    let mut notes = effects_summary(&data);
     for log in ["logs/mail.log", "logs/mail-replies/metroplex.log"] {
         if let Ok(text) = std::fs::read_to_string(data.join(log)) {
             notes.push_str(&format!("{log}:\n"));
@@ -133,6 +132,57 @@ async fn drive(
         }
     }
     Ok((record, notes))
+}
+
+/// What the receiver did, in words that stay the same from run to run: how many files each
+/// folder holds, and the processor's moves and refusals with paths made relative and maildir
+/// names replaced by `[message]`.
+fn effects_summary(data: &Path) -> String {
+    let mut out = String::from("receiver effects:\n");
+    for dir in [
+        "mail/reply/tmp",
+        "mail/reply/new",
+        "incoming-mail/success",
+        "incoming-mail/failure",
+        "comments",
+    ] {
+        let count = std::fs::read_dir(data.join(dir))
+            .map(|d| d.flatten().filter(|e| e.path().is_file()).count())
+            .unwrap_or(0);
+        out.push_str(&format!("   {dir}: {count} file(s)\n"));
+    }
+    let root = format!("{}/", data.display());
+    if let Ok(log) = std::fs::read_to_string(data.join("logs/mail-replies/metroplex.log")) {
+        for line in log.lines() {
+            let Some(at) = line.find("] ") else { continue };
+            let text = line[at + 2..].replace(&root, "");
+            let text = maildir_names(&text);
+            if text.starts_with("Moving")
+                || text.contains("rejected")
+                || text.contains("processing")
+            {
+                out.push_str(&format!("   {text}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// Replaces maildir file names (`mail/reply/new/1700000000.M1P2Q3.host`) by `[message]`.
+fn maildir_names(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("mail/reply/new/") {
+        let after = i + "mail/reply/new/".len();
+        out.push_str(&rest[..after]);
+        out.push_str("[message]");
+        let end = rest[after..]
+            .find([' ', ':', ','])
+            .map_or(rest.len(), |e| after + e);
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn write_settings(
@@ -233,10 +283,9 @@ async fn notification(
         })
     };
     let mut vars = Vec::new();
-    vars.push((
-        "reply_to".into(),
-        address("Reply-To").ok_or("the notification has no Reply-To")?,
-    ));
+    let reply_to = address("Reply-To").ok_or("the notification has no Reply-To")?;
+    vars.push(("reply_to_tampered".into(), tampered(&reply_to)));
+    vars.push(("reply_to".into(), reply_to));
     if let Some(cc) = address("Cc") {
         vars.push(("noreply_cc".into(), cc));
     }
@@ -245,6 +294,20 @@ async fn notification(
     }
     vars.push(("user_address".into(), notify.address.clone()));
     Ok(vars)
+}
+
+/// The reply address with one character of its token changed (`reply+abc…` → `reply+bbc…`).
+fn tampered(address: &str) -> String {
+    let Some(at) = address
+        .find('+')
+        .map(|i| i + 1)
+        .filter(|i| *i < address.len())
+    else {
+        return address.to_owned();
+    };
+    let mut bytes = address.as_bytes().to_vec();
+    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
+    String::from_utf8(bytes).unwrap_or_else(|_| address.to_owned())
 }
 
 fn command_in(appliance: &Path, data: &Path, args: &[&str]) -> Command {
