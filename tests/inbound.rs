@@ -112,3 +112,84 @@ fn every_inbound_snapshot_has_its_scenario() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_concurrent_replies_are_each_processed_exactly_once() {
+    // Arrange: one appliance receiver, after one notification to bob.
+    use smtp_harness::run::ApplianceReceiver;
+    use smtp_harness::scenario::{NotifySpec, ReceiverSpec};
+    let spec = ReceiverSpec {
+        notify: Some(NotifySpec {
+            kind: "issue".into(),
+            repo: "octo/widgets".into(),
+            number: "42".into(),
+            user: "bob".into(),
+            address: "bob@example.com".into(),
+        }),
+        ..ReceiverSpec::default()
+    };
+    let ctx = RunContext {
+        tools: Tools {
+            appliance: appliance(),
+        },
+        ..RunContext::default()
+    };
+    let receiver = ApplianceReceiver::start(&spec, &ctx)
+        .await
+        .expect("the receiver starts");
+    let reply = Arc::new(common::inline(
+        "role client\nS: 220*\nC: EHLO mx.example.com\nS: 250*\nC: MAIL FROM:<bob@example.com>\nS: 250*\nC: RCPT TO:<{reply_to}>\nS: 250*\nC: DATA\nS: 354*\n\
+         raw \"From: bob@example.com\\r\\nTo: {reply_to}\\r\\nSubject: Re: the thread\\r\\nMessage-ID: <r{n}@example.com>\\r\\n\\r\\nReply number {n}.\\r\\n.\\r\\n\"\nS: 250*\nC: QUIT\nS: 221*\n",
+    ));
+    let options = receiver.client_options().expect("options");
+
+    // Act: 200 remote MTAs at once.
+    let mut plays = tokio::task::JoinSet::new();
+    for n in 0..200 {
+        let (reply, options) = (reply.clone(), options.clone().var("n", &n.to_string()));
+        let addr = receiver.addr;
+        plays.spawn(async move { smtp_harness::client::play(&reply, addr, &options).await });
+    }
+    while let Some(record) = plays.join_next().await {
+        let record = record.expect("no panic");
+        assert!(
+            record.passed(),
+            "{:?}\n{}",
+            record.failures,
+            record.transcript
+        );
+    }
+
+    // Assert: 200 files in success, 200 comments, each reply exactly once.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    let count = |dir: &str| {
+        std::fs::read_dir(receiver.data.join(dir))
+            .map(|d| d.flatten().count())
+            .unwrap_or(0)
+    };
+    while count("incoming-mail/success") < 200 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(count("incoming-mail/success"), 200);
+    assert_eq!(count("incoming-mail/failure"), 0);
+    assert_eq!(count("mail/reply/new"), 0);
+    let mut bodies: Vec<String> = std::fs::read_dir(receiver.data.join("comments"))
+        .expect("comments")
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| std::fs::read_to_string(e.path()).expect("comment"))
+        .collect();
+    assert_eq!(bodies.len(), 200, "one comment per reply");
+    bodies.sort();
+    bodies.dedup();
+    assert_eq!(bodies.len(), 200, "no comment recorded twice");
+    for n in [0, 99, 199] {
+        assert!(
+            bodies
+                .iter()
+                .any(|b| b.contains(&format!("\"body\":\"Reply number {n}.\""))),
+            "reply {n} missing"
+        );
+    }
+    receiver.stop().await;
+}

@@ -8,7 +8,7 @@
 //! - `redact.rs`: credentials out of what senders print.
 
 pub mod judge;
-mod receiver;
+pub mod receiver;
 mod redact;
 pub mod report;
 pub mod senders;
@@ -20,6 +20,7 @@ use crate::certs::{CertSource, CertVariant};
 use crate::scenario::{Scenario, SenderKind, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
+pub use receiver::ApplianceReceiver;
 pub use report::{JobResult, Verdict};
 pub use senders::{SenderError, Tools};
 

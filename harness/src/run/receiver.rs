@@ -71,67 +71,115 @@ pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
     }
 }
 
+/// The appliance's inbound side, started for a test or a run: its MTA (`inbound serve`) and
+/// its reply processor (`replies process --watch`) on a fresh data folder, with a fake server
+/// to receive its notifications. Start it, play client scenarios against [`Self::addr`] with
+/// [`Self::client_options`], then [`Self::stop`] it.
+pub struct ApplianceReceiver {
+    /// Where its MTA listens.
+    pub addr: std::net::SocketAddr,
+    /// Its data folder (maildir, incoming-mail, comments, logs).
+    pub data: std::path::PathBuf,
+    /// Template variables from the notification (`reply_to`, `reply_to_tampered`,
+    /// `noreply_cc`, `in_reply_to`, `user_address`), empty without `notify`.
+    pub vars: Vec<(String, String)>,
+    server: Child,
+    processor: Child,
+    _outbound: FakeSmtpServer,
+    _work: tempfile::TempDir,
+}
+
+impl ApplianceReceiver {
+    /// Writes the settings, sends the notification (if any), starts the MTA and the processor.
+    ///
+    /// # Errors
+    /// A description of what could not be started.
+    pub async fn start(spec: &ReceiverSpec, ctx: &RunContext) -> Result<Self, String> {
+        let work = tempfile::Builder::new()
+            .prefix("smtp-harness-receiver-")
+            .tempdir()
+            .map_err(|e| format!("cannot make a work directory: {e}"))?;
+        let data = work.path().join("appliance");
+        std::fs::create_dir_all(&data)
+            .map_err(|e| format!("cannot make {}: {e}", data.display()))?;
+        let appliance = &ctx.tools.appliance;
+        // The loop: a fake server receives the appliance's notification first.
+        let outbound = FakeSmtpServer::builder(Scenario::accept_all())
+            .verify_on_drop(false)
+            .start()
+            .await
+            .map_err(|e| format!("cannot start the fake server for notifications: {e}"))?;
+        write_settings(spec, work.path(), &data, outbound.port(), ctx)?;
+        let vars = match &spec.notify {
+            Some(notify) => notification(appliance, &data, notify, &outbound).await?,
+            None => Vec::new(),
+        };
+        let mut server = spawn(
+            appliance,
+            &data,
+            &["inbound", "serve", "--listen", "127.0.0.1:0"],
+        )?;
+        let addr = listening_on(&mut server).await?;
+        let processor = spawn(appliance, &data, &["replies", "process", "--watch"])?;
+        Ok(ApplianceReceiver {
+            addr,
+            data,
+            vars,
+            server,
+            processor,
+            _outbound: outbound,
+            _work: work,
+        })
+    }
+
+    /// Client options for playing against it: the test CA, its variables, its folder for
+    /// effects (waiting up to 5 s for the processor).
+    ///
+    /// # Errors
+    /// When the built-in test CA does not load.
+    pub fn client_options(&self) -> Result<ClientOptions, String> {
+        let mut options = ClientOptions::test_ca(SETTLE)
+            .map_err(|e| e.to_string())?
+            .effects_dir(&self.data);
+        options.effects_wait = Duration::from_secs(5);
+        for (name, value) in &self.vars {
+            options = options.var(name, value);
+        }
+        Ok(options)
+    }
+
+    /// Stops both programs and returns what the receiver did (folder counts, the processor's
+    /// moves) and the tail of its logs.
+    pub async fn stop(mut self) -> String {
+        stop(&mut self.processor).await;
+        stop(&mut self.server).await;
+        let mut notes = effects_summary(&self.data);
+        for log in ["logs/mail.log", "logs/mail-replies/metroplex.log"] {
+            if let Ok(text) = std::fs::read_to_string(self.data.join(log)) {
+                notes.push_str(&format!("{log}:\n"));
+                let lines: Vec<&str> = text.lines().collect();
+                for l in &lines[lines.len().saturating_sub(20)..] {
+                    notes.push_str("   ");
+                    notes.push_str(l);
+                    notes.push('\n');
+                }
+            }
+        }
+        notes
+    }
+}
+
 /// Starts the receiver, plays the script, and returns the client's record plus what the
-/// receiver's logs say (for a failure's account).
+/// receiver did.
 async fn drive(
     scenario: &Scenario,
     ctx: &RunContext,
 ) -> Result<(crate::client::ClientRecord, String), String> {
     let spec = scenario.receiver.clone().unwrap_or_default();
-    let work = tempfile::Builder::new()
-        .prefix("smtp-harness-receiver-")
-        .tempdir()
-        .map_err(|e| format!("cannot make a work directory: {e}"))?;
-    let data = work.path().join("appliance");
-    std::fs::create_dir_all(&data).map_err(|e| format!("cannot make {}: {e}", data.display()))?;
-    let appliance = &ctx.tools.appliance;
-
-    // The loop: a fake server receives the appliance's notification first.
-    let outbound = FakeSmtpServer::builder(Scenario::accept_all())
-        .verify_on_drop(false)
-        .start()
-        .await
-        .map_err(|e| format!("cannot start the fake server for notifications: {e}"))?;
-    write_settings(&spec, work.path(), &data, outbound.port(), ctx)?;
-    let mut options = ClientOptions::test_ca(SETTLE)
-        .map_err(|e| e.to_string())?
-        .effects_dir(&data);
-    options.effects_wait = Duration::from_secs(5);
-    if let Some(notify) = &spec.notify {
-        for (name, value) in notification(appliance, &data, notify, &outbound).await? {
-            options = options.var(&name, &value);
-        }
-    }
-
-    let mut server = spawn(
-        appliance,
-        &data,
-        &["inbound", "serve", "--listen", "127.0.0.1:0"],
-    )?;
-    let addr = listening_on(&mut server).await?;
-    let mut processor = spawn(appliance, &data, &["replies", "process", "--watch"])?;
-    let record = play(scenario, addr, &options).await;
-    stop(&mut processor).await;
-    stop(&mut server).await;
-    let mut notes = effects_summary(&data);
-    for log in ["logs/mail.log", "logs/mail-replies/metroplex.log"] {
-        if let Ok(text) = std::fs::read_to_string(data.join(log)) {
-            notes.push_str(&format!("{log}:\n"));
-            for l in text
-                .lines()
-                .rev()
-                .take(20)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-            {
-                notes.push_str("   ");
-                notes.push_str(l);
-                notes.push('\n');
-            }
-        }
-    }
-    Ok((record, notes))
+    let receiver = ApplianceReceiver::start(&spec, ctx).await?;
+    let options = receiver.client_options()?;
+    let record = play(scenario, receiver.addr, &options).await;
+    Ok((record, receiver.stop().await))
 }
 
 /// What the receiver did, in words that stay the same from run to run: how many files each
