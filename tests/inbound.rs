@@ -4,61 +4,27 @@
 //! snapshotted in `snapshots/inbound__*.snap`. The appliance binary comes from the same
 //! workspace build.
 
+#[path = "common/appliance_runs.rs"]
+mod appliance_runs;
 mod common;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use smtp_harness::run::{Job, RunContext, Tools, Verdict, run_job};
-use smtp_harness::scenario::SenderKind;
-
-fn appliance() -> PathBuf {
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| common::repo("target"), PathBuf::from);
-    let path = target.join("debug").join("appliance");
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace (cargo build --workspace)",
-        path.display()
-    );
-    path
-}
+use smtp_harness::run::Verdict;
 
 #[tokio::test]
 async fn every_inbound_scenario_meets_its_effects_and_snapshot() {
-    // Arrange: every scenario, each with its own appliance, all at once.
-    let ctx = Arc::new(RunContext {
-        tools: Tools {
-            appliance: appliance(),
-        },
-        ..RunContext::default()
-    });
-    let mut names: Vec<String> = std::fs::read_dir(common::repo("scenarios/inbound"))
-        .expect("scenarios/inbound")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".scn"))
-        .collect();
-    names.sort();
-    assert!(names.len() >= 12, "only {} inbound scenarios", names.len());
-    let mut runs = tokio::task::JoinSet::new();
-    for name in names {
-        let scenario = common::shipped(&format!("inbound/{name}"));
+    // Arrange and act: every scenario, each with its own appliance, all at once.
+    let scenarios = appliance_runs::scenarios("inbound");
+    assert!(
+        scenarios.len() >= 12,
+        "only {} inbound scenarios",
+        scenarios.len()
+    );
+    for (name, scenario) in &scenarios {
         assert!(scenario.receiver.is_some(), "{name} names no receiver");
-        let ctx = ctx.clone();
-        runs.spawn(async move {
-            let job = Job {
-                name: name.clone(),
-                scenario: Arc::new(scenario),
-                sender: SenderKind::Appliance,
-            };
-            (name, run_job(&job, &ctx).await)
-        });
     }
-    let mut results = Vec::new();
-    while let Some(done) = runs.join_next().await {
-        results.push(done.expect("run did not panic"));
-    }
-    results.sort_by(|a, b| a.0.cmp(&b.0));
+    let results = appliance_runs::run_all(scenarios).await;
 
     // Assert: every step and effect met; the conversation and the moves as snapshotted.
     let failures: Vec<String> = results
@@ -95,22 +61,7 @@ async fn every_inbound_scenario_meets_its_effects_and_snapshot() {
 
 #[test]
 fn every_inbound_snapshot_has_its_scenario() {
-    for entry in std::fs::read_dir(common::repo("snapshots")).expect("snapshots/") {
-        let file = entry
-            .expect("entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if let Some(stem) = file
-            .strip_prefix("inbound__")
-            .and_then(|f| f.strip_suffix(".snap"))
-        {
-            assert!(
-                common::repo(&format!("scenarios/inbound/{stem}.scn")).is_file(),
-                "snapshot {file} has no scenario"
-            );
-        }
-    }
+    appliance_runs::assert_every_snapshot_has_its_scenario("inbound", "inbound");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,13 +79,7 @@ async fn two_hundred_concurrent_replies_are_each_processed_exactly_once() {
         }),
         ..ReceiverSpec::default()
     };
-    let ctx = RunContext {
-        tools: Tools {
-            appliance: appliance(),
-        },
-        ..RunContext::default()
-    };
-    let receiver = ApplianceReceiver::start(&spec, &ctx)
+    let receiver = ApplianceReceiver::start(&spec, &appliance_runs::context())
         .await
         .expect("the receiver starts");
     let reply = Arc::new(common::inline(
