@@ -82,9 +82,39 @@ pub fn parse(raw: &[u8]) -> Option<ParsedReply> {
         from,
         recipients,
         automatic,
-        text: message.body_text(0).map(|t| t.into_owned()),
+        text: if html_only {
+            // Quoted mail in HTML is a <blockquote>: drop it before the conversion to text.
+            message
+                .body_html(0)
+                .map(|h| mail_parser::decoders::html::html_to_text(&without_blockquotes(&h)))
+        } else {
+            message.body_text(0).map(|t| t.into_owned())
+        },
         html_only,
     })
+}
+
+/// The HTML without its `<blockquote>…</blockquote>` sections (nested ones included).
+fn without_blockquotes(html: &str) -> String {
+    let lower = html.to_ascii_lowercase();
+    let mut out = String::with_capacity(html.len());
+    let (mut depth, mut i) = (0usize, 0usize);
+    while i < html.len() {
+        if lower[i..].starts_with("<blockquote") {
+            depth += 1;
+        } else if lower[i..].starts_with("</blockquote") {
+            depth = depth.saturating_sub(1);
+            // Skip to the end of the closing tag.
+            i += lower[i..].find('>').map_or(lower.len() - i, |e| e + 1);
+            continue;
+        }
+        let c = html[i..].chars().next().unwrap_or(' ');
+        if depth == 0 {
+            out.push(c);
+        }
+        i += c.len_utf8();
+    }
+    out
 }
 
 /// The raw values of header `name` (lower case), in order.
@@ -192,6 +222,18 @@ mod tests {
             Some(Automatic::Bounce(_))
         ));
         assert!(parse(b"").is_none());
+    }
+
+    #[test]
+    fn html_quotes_in_blockquotes_are_dropped() {
+        let raw = b"From: a@b.test\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Works <b>great</b> now.</p><BLOCKQUOTE><p>old</p><blockquote>older</blockquote></BLOCKQUOTE><p>Bye</p>";
+        let p = parse(raw).expect("parses");
+        let text = p.text.expect("text");
+        assert!(
+            text.contains("Works great now.") && text.contains("Bye"),
+            "{text:?}"
+        );
+        assert!(!text.contains("old"), "{text:?}");
     }
 
     #[test]

@@ -199,6 +199,27 @@ fn effects_summary(data: &Path) -> String {
             .unwrap_or(0);
         out.push_str(&format!("   {dir}: {count} file(s)\n"));
     }
+    // The comments, as the product would show them: thread, user, text.
+    let mut comments: Vec<String> = std::fs::read_dir(data.join("comments"))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    comments.sort();
+    for text in comments {
+        let Ok(c) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let field = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
+        out.push_str(&format!(
+            "   comment on {} by {}: {:?}\n",
+            field("thread"),
+            field("user"),
+            field("body")
+        ));
+    }
     let root = format!("{}/", data.display());
     if let Ok(log) = std::fs::read_to_string(data.join("logs/mail-replies/metroplex.log")) {
         for line in log.lines() {
