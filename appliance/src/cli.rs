@@ -10,6 +10,7 @@ use crate::datadir::{DEFAULT_DATA_DIR, DataDir};
 use crate::settings::Settings;
 use crate::{email_test, exit};
 
+mod check_dns;
 mod commands;
 mod inbound;
 mod replies;
@@ -255,6 +256,48 @@ pub enum EmailCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Check the DNS records inbound mail needs and that the mail port answers.
+    ///
+    /// Four checks, one line each (OK or FAIL, what was found, what is expected): reply.HOSTNAME
+    /// has an address (A, AAAA or CNAME; a wildcard *.HOSTNAME answers the same way, so it
+    /// counts and cannot be told apart); reply.HOSTNAME has an MX record; every MX record of
+    /// noreply.HOSTNAME points to HOSTNAME; the SMTP port of the preferred MX target of
+    /// reply.HOSTNAME (of HOSTNAME when it has none) answers with a 220 greeting. Exit 0 when
+    /// all pass, 69 when one fails, 78 for a bad host name or an unusable resolver
+    /// configuration.
+    CheckDns(CheckDnsArgs),
+}
+
+/// `appliance email check-dns` options.
+#[derive(Debug, Args)]
+pub struct CheckDnsArgs {
+    /// The appliance's host name (default: the `hostname` setting of DATA_DIR/settings.toml).
+    #[arg(long, value_name = "HOSTNAME")]
+    pub hostname: Option<String>,
+    /// The DNS server to ask, IP or IP:PORT (default: the system's resolver).
+    #[arg(long, value_name = "IP:PORT", value_parser = parse_resolver)]
+    pub resolver: Option<std::net::SocketAddr>,
+    /// The port that must answer with an SMTP greeting.
+    #[arg(long, value_name = "N", default_value_t = 25)]
+    pub smtp_port: u16,
+    /// How long to wait for the connection and for the greeting.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub smtp_timeout_secs: u64,
+    /// Print a JSON array of {check, ok, found, expected} instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `--resolver`: `IP:PORT`, `[IPv6]:PORT`, or a bare IP (port 53).
+fn parse_resolver(text: &str) -> Result<std::net::SocketAddr, String> {
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(addr);
+    }
+    let bare = text.trim_start_matches('[').trim_end_matches(']');
+    bare.parse::<std::net::IpAddr>()
+        .map(|ip| std::net::SocketAddr::new(ip, 53))
+        .map_err(|_| format!("not an IP address or IP:PORT: {text:?}"))
 }
 
 /// Parses the process's arguments and runs the command; returns the exit code.
@@ -312,6 +355,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(report.exit_code())
         }
+        Command::Email(EmailCommand::CheckDns(args)) => check_dns::run(&data_dir, &args),
         Command::Notify(command) => commands::notify(&data_dir, command),
         Command::Outbox(OutboxCommand::Deliver(args)) => commands::deliver(&data_dir, &args),
         Command::Outbox(OutboxCommand::Status { json }) => commands::status(&data_dir, json),

@@ -7,7 +7,8 @@
 //! test mail gets through, notifications with signed reply tokens ([`notify`]), the durable
 //! outbox that delivers them ([`outbox`]), the support bundle ([`bundle`]), and the inbound
 //! side: the SMTP server that receives replies into a maildir ([`inbound`]) and the reply
-//! processor that turns them into comments ([`replies`]).
+//! processor that turns them into comments ([`replies`]), with a check of the DNS records
+//! inbound mail needs ([`dns_check`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,6 +34,7 @@ pub mod bundle;
 pub mod cli;
 pub mod convlog;
 pub mod datadir;
+pub mod dns_check;
 pub mod email_test;
 pub mod exit;
 mod fsutil;
