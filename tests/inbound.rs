@@ -50,6 +50,7 @@ async fn every_inbound_scenario_meets_its_effects_and_snapshot() {
             (r"reply\+[a-z0-9]+@", "reply+[token]@"),
             (r"queued as [0-9A-F]+", "queued as [queue id]"),
             (r"\[message: \d+ bytes\]", "[message: [size] bytes]"),
+            (r"issued \d+s ago", "issued [age] ago"),
         ];
         let snapshot = format!("inbound__{}", name.trim_end_matches(".scn"));
         let description = format!(

@@ -175,6 +175,10 @@ pub struct NotifyArgs {
     /// After queueing, run one delivery pass.
     #[arg(long)]
     pub send_now: bool,
+    /// Date the message and its reply token at this time (seconds since 1970) instead of now:
+    /// to reproduce a reply to an old notification, such as an expired token.
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub issued_at: Option<u64>,
 }
 
 /// `appliance outbox …`

@@ -464,6 +464,21 @@ pub fn enqueue(
     notification: &Notification,
     now: SystemTime,
 ) -> Result<Enqueued, NotifyError> {
+    enqueue_dated(data_dir, notification, now, now)
+}
+
+/// Like [`enqueue`], but the message (its `Date` and its reply token) is dated `issued_at`:
+/// for reproducing a reply to an old notification (an expired token). The outbox entry is
+/// still created `now`.
+///
+/// # Errors
+/// As [`enqueue`].
+pub fn enqueue_dated(
+    data_dir: &DataDir,
+    notification: &Notification,
+    now: SystemTime,
+    issued_at: SystemTime,
+) -> Result<Enqueued, NotifyError> {
     let path = data_dir.settings_file();
     let settings = Settings::load(&path)?;
     let email = settings.require_email(&path.display().to_string())?;
@@ -476,7 +491,7 @@ pub fn enqueue(
         .map_err(NotifyError::Directory)?;
     let composer = Composer::new(&settings.hostname, email, key);
     let composed = composer
-        .compose(notification, user_id, thread_id, now)
+        .compose(notification, user_id, thread_id, issued_at)
         .map_err(NotifyError::Message)?;
     let outbox = Outbox::open(data_dir).map_err(NotifyError::Outbox)?;
     let label = format!(

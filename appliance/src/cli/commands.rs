@@ -34,7 +34,11 @@ pub(super) fn notify(data_dir: &DataDir, command: NotifyCommand) -> anyhow::Resu
             return Ok(exit::USAGE);
         }
     };
-    let queued = match notify::enqueue(data_dir, &notification, SystemTime::now()) {
+    let now = SystemTime::now();
+    let issued_at = args.issued_at.map_or(now, |secs| {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
+    });
+    let queued = match notify::enqueue_dated(data_dir, &notification, now, issued_at) {
         Ok(Enqueued::Queued(q)) => q,
         Ok(Enqueued::EmailDisabled) => {
             eprintln!("email is disabled (enabled = false): the notification was not queued");

@@ -111,7 +111,9 @@ impl ApplianceReceiver {
             .map_err(|e| format!("cannot start the fake server for notifications: {e}"))?;
         write_settings(spec, work.path(), &data, outbound.port(), ctx)?;
         let vars = match &spec.notify {
-            Some(notify) => notification(appliance, &data, notify, &outbound).await?,
+            Some(notify) => {
+                notification(appliance, &data, notify, spec.token_age, &outbound).await?
+            }
             None => Vec::new(),
         };
         let mut server = spawn(
@@ -302,6 +304,7 @@ async fn notification(
     appliance: &Path,
     data: &Path,
     notify: &NotifySpec,
+    age: Option<Duration>,
     outbound: &FakeSmtpServer,
 ) -> Result<Vec<(String, String)>, String> {
     let (command, number_flag) = match notify.kind.as_str() {
@@ -309,7 +312,13 @@ async fn notification(
         "pr" => ("pr-comment", "--number"),
         _ => ("commit-comment", "--commit"),
     };
-    let args = [
+    let issued_at = age.map(|age| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        now.saturating_sub(age).as_secs().to_string()
+    });
+    let mut args = vec![
         "notify",
         command,
         "--repo",
@@ -330,6 +339,9 @@ async fn notification(
         "A comment to reply to.",
         "--send-now",
     ];
+    if let Some(at) = &issued_at {
+        args.extend(["--issued-at", at.as_str()]);
+    }
     let out = tokio::time::timeout(SETTLE, command_in(appliance, data, &args).output())
         .await
         .map_err(|_| "appliance notify did not finish in time".to_owned())?

@@ -895,7 +895,7 @@ fn split_words(line: &str, first_column: usize) -> Result<Vec<Word<'_>>, (usize,
     Ok(words)
 }
 
-/// Parses `500ms`, `2s`, `1m`.
+/// Parses `500ms`, `2s`, `1m`, `3h`, `40d`.
 pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;
     let (digits, unit) = text.split_at(split);
@@ -904,6 +904,8 @@ pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
         "ms" => Some(Duration::from_millis(value)),
         "s" => Some(Duration::from_secs(value)),
         "m" => Some(Duration::from_secs(value.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(value.checked_mul(3600)?)),
+        "d" => Some(Duration::from_secs(value.checked_mul(86_400)?)),
         _ => None,
     }
 }

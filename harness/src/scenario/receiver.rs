@@ -9,6 +9,7 @@
 //!     tls on                           # offer STARTTLS with the test certificate
 //!     size 1000000                     # the message size limit
 //!     notify issue octo/widgets 42 bob bob@example.com
+//!     token-age 40d                    # date the notification (and its token) 40 days ago
 //! ```
 //!
 //! `notify KIND REPO NUMBER USER ADDRESS` makes the appliance send a notification first (to a
@@ -30,6 +31,8 @@ pub struct ReceiverSpec {
     pub size: Option<u64>,
     /// A notification to send first, for the loop.
     pub notify: Option<NotifySpec>,
+    /// Date that notification (and its reply token) this long ago: `token-age 40d`.
+    pub token_age: Option<std::time::Duration>,
 }
 
 impl Default for ReceiverSpec {
@@ -41,6 +44,7 @@ impl Default for ReceiverSpec {
             tls: false,
             size: None,
             notify: None,
+            token_age: None,
         }
     }
 }
@@ -107,6 +111,19 @@ pub(super) fn apply_setting<'a>(
                 ));
             }
         },
+        "token-age" => match values {
+            [(c, v)] => {
+                let age = super::parse::parse_duration(v);
+                spec.token_age = Some(age.ok_or((*c, "a duration such as 40d".to_owned(), *v))?);
+            }
+            _ => {
+                return Err((
+                    col + key.len() + 1,
+                    "a duration such as 40d".into(),
+                    values.first().map_or("", |v| v.1),
+                ));
+            }
+        },
         "notify" => match values {
             [(c, kind), (_, repo), (_, number), (_, user), (_, address)] => {
                 if !matches!(*kind, "issue" | "pr" | "commit") {
@@ -131,7 +148,8 @@ pub(super) fn apply_setting<'a>(
         other => {
             return Err((
                 col,
-                "a receiver setting: hostname, discard-to-noreply, tls, size or notify".into(),
+                "a receiver setting: hostname, discard-to-noreply, tls, size, notify or token-age"
+                    .into(),
                 other,
             ));
         }
