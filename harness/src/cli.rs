@@ -137,6 +137,11 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
         builder = builder.accept_limit(1);
     }
     let server = builder.start().await.context("cannot start the server")?;
+    // Signals are caught before the readiness line: a SIGTERM sent as soon as it is read stops
+    // the server cleanly instead of killing it.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
     {
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "listening on {}", server.addr())?;
@@ -146,8 +151,6 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
         show_secrets: args.show_secrets,
     };
     let mut all_passed = true;
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("cannot watch SIGTERM")?;
     loop {
         tokio::select! {
             record = rx.recv() => {
@@ -158,7 +161,7 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
                     break;
                 }
             }
-            _ = tokio::signal::ctrl_c() => break,
+            _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
         }
     }

@@ -50,16 +50,18 @@ pub(super) fn serve(data_dir: &DataDir, listen: Option<SocketAddr>) -> anyhow::R
             }
         };
         let bound = inbound::bound(&listener)?;
-        {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "listening on {bound}")?;
-            out.flush()?;
-        }
+        // Signals are caught before the readiness line, so a SIGTERM sent as soon as it is read
+        // stops the server cleanly instead of killing it.
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut interrupt =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {bound}")?;
+            out.flush()?;
+        }
         tokio::spawn(async move {
             tokio::select! {
                 _ = terminate.recv() => {}
