@@ -194,3 +194,52 @@ pub fn b64(text: &str) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(text)
 }
+
+/// Asserts what the server recorded when a client met the reference scenario: STARTTLS, the
+/// handshake, AUTH LOGIN with its two answers redacted (but really sent), both 535 lines, no
+/// MAIL, and the scenario's expectations met. `context` is shown on failure.
+pub fn assert_reference_535_transcript(
+    record: &smtp_harness::SessionRecord,
+    user: &str,
+    password: &str,
+    context: &dyn fmt::Display,
+) {
+    let log = record.transcript.to_string();
+    assert_in_order(
+        &log,
+        &[
+            r#"<- "STARTTLS\r\n""#,
+            "TLS connection started",
+            r#"<- "AUTH LOGIN\r\n""#,
+            r#"<- "[redacted]\r\n""#,
+            r#"<- "[redacted]\r\n""#,
+            r#"-> "535-5.7.1 Username and Password not accepted. Learn more at\r\n""#,
+            r#"-> "535 5.7.1 nt3sm2942435pbc.14\r\n""#,
+        ],
+        context,
+    );
+    assert_eq!(log.matches(r#"<- "[redacted]\r\n""#).count(), 2, "{log}");
+    let (user, password) = (b64(user), b64(password));
+    assert!(
+        !log.contains(&user) && !log.contains(&password),
+        "credentials leaked:\n{log}"
+    );
+    // They were really sent: only the redaction hides them.
+    let secret_log = record
+        .transcript
+        .to_log(smtp_harness::Render { show_secrets: true });
+    assert!(
+        secret_log.contains(&format!("<- \"{user}\\r\\n\"")),
+        "{secret_log}"
+    );
+    assert!(
+        secret_log.contains(&format!("<- \"{password}\\r\\n\"")),
+        "{secret_log}"
+    );
+    assert!(!log.contains("<- \"MAIL"), "{log}");
+    assert!(
+        record.passed(),
+        "expectations broken: {:?}\n{log}",
+        record.failures
+    );
+}
