@@ -59,6 +59,7 @@
 //! - [`server`]: the fake server ([`FakeSmtpServer`]) and its sessions.
 //! - [`client`]: the harness as a remote MTA, playing `role client` scenarios.
 //! - [`run`]: driving real senders through scenarios and judging them.
+//! - [`import`]: a customer's log or debug output turned into a scenario.
 //! - [`transcript`]: transcripts and their renderers; [`verify`]: expectations.
 //! - [`reply`], [`pattern`], [`message`]: replies, client-line globs, captured messages.
 //! - [`certs`], [`tls`]: test certificates (rcgen) and rustls configurations.
@@ -67,6 +68,7 @@
 
 pub mod certs;
 pub mod client;
+pub mod import;
 pub mod message;
 pub mod pattern;
 pub mod reply;

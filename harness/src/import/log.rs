@@ -1,0 +1,107 @@
+//! The reference log format (the appliance's `unicorn.log`): `Connection opened:`, server lines
+//! `-> "…"`, client lines `<- "…"` (Ruby `inspect` strings), `TLS connection started`.
+//! Several connections: the last one is imported.
+
+use super::{Entry, ImportError, Item, numbered, wire_lines};
+
+/// `true` if the line is one the reference log writes.
+pub(super) fn recognises(line: &str) -> bool {
+    line == "Connection opened:"
+        || line == "TLS connection started"
+        || line.starts_with("-> \"")
+        || line.starts_with("<- \"")
+}
+
+pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
+    let mut entries = Vec::new();
+    for (n, line) in numbered(text) {
+        let line = line.trim_end();
+        if line == "Connection opened:" {
+            // A new connection: keep only the last one.
+            entries.clear();
+        } else if line == "TLS connection started" {
+            entries.push(Entry::new(n, Item::TlsStarted));
+        } else if let Some(quoted) = line.strip_prefix("-> ") {
+            for l in wire_lines(&unquote(quoted, path, n)?) {
+                entries.push(Entry::new(n, Item::Server(l)));
+            }
+        } else if let Some(quoted) = line.strip_prefix("<- ") {
+            if quoted.starts_with("[message:") {
+                continue; // the harness's own log: message content, summarised
+            }
+            for l in wire_lines(&unquote(quoted, path, n)?) {
+                entries.push(Entry::new(n, Item::Client(l)));
+            }
+        } else if line.starts_with("TLS handshake failed")
+            || line.starts_with("Discarded ")
+            || line.starts_with("Client sent ")
+            || line.starts_with("Message captured")
+            || line.starts_with("Connection closed")
+        {
+            // Events the harness's own transcripts add: nothing to replay.
+        } else {
+            return Err(ImportError::line(
+                path,
+                n,
+                format!(
+                    "expected `Connection opened:`, `-> \"…\"`, `<- \"…\"` or `TLS connection started`, found {}",
+                    crate::transcript::quote(line.as_bytes())
+                ),
+            ));
+        }
+    }
+    Ok(entries)
+}
+
+/// Undoes Ruby's `inspect`: `"220 ok\r\n"` → `220 ok\r\n`.
+pub(super) fn unquote(quoted: &str, path: &str, n: usize) -> Result<String, ImportError> {
+    let bad = |what: &str| ImportError::line(path, n, format!("{what} in {quoted}"));
+    let inner = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .ok_or_else(|| bad("expected a quoted string"))?;
+    let mut bytes = Vec::with_capacity(inner.len());
+    let mut chars = inner.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u8; 4];
+            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        match chars.next() {
+            Some('r') => bytes.push(b'\r'),
+            Some('n') => bytes.push(b'\n'),
+            Some('t') => bytes.push(b'\t'),
+            Some('e') => bytes.push(0x1b),
+            Some('\\') => bytes.push(b'\\'),
+            Some('"') => bytes.push(b'"'),
+            Some('#') => bytes.push(b'#'),
+            Some('x') => {
+                let hex: String = chars.by_ref().take(2).collect();
+                if hex.len() != 2 {
+                    return Err(bad("a bad \\x escape (two hex digits expected)"));
+                }
+                let b = u8::from_str_radix(&hex, 16)
+                    .map_err(|_| bad("a bad \\x escape (two hex digits expected)"))?;
+                bytes.push(b);
+            }
+            _ => return Err(bad("an unknown escape")),
+        }
+    }
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unquotes_ruby_inspect_strings() {
+        assert_eq!(
+            unquote(r#""a\r\n\t\\\"\x41""#, "f", 1).expect("ok"),
+            "a\r\n\t\\\"A"
+        );
+        assert!(unquote(r#""\x4""#, "f", 1).is_err());
+        assert!(unquote("no quotes", "f", 1).is_err());
+    }
+}
