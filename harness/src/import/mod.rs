@@ -298,7 +298,7 @@ fn vote(line: &str) -> Option<Format> {
 /// Detects the format of a text input: the format most of its lines speak.
 pub fn detect(text: &str) -> Option<Format> {
     let mut counts = [0usize; Format::ALL.len()];
-    for line in text.lines() {
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
         if let Some(f) = vote(line.strip_suffix('\r').unwrap_or(line)) {
             counts[Format::ALL.iter().position(|&g| g == f).unwrap_or(0)] += 1;
         }
@@ -327,12 +327,13 @@ fn unknown_format(text: &str, path: &str) -> ImportError {
     }
 }
 
-/// The lines of `text` with their 1-based numbers, CR stripped, blank lines left out.
+/// The lines of `text` with their 1-based numbers, CR stripped, blank lines and `#` comment
+/// lines (a note added to the evidence) left out.
 pub(crate) fn numbered(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.lines()
         .enumerate()
         .map(|(i, l)| (i + 1, l.strip_suffix('\r').unwrap_or(l)))
-        .filter(|(_, l)| !l.trim().is_empty())
+        .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
 }
 
 /// Splits a decoded chunk of wire text into lines (CRLF or LF), dropping the last empty one.

@@ -1,0 +1,461 @@
+//! `smtp-harness import`: a customer's evidence made into a scenario that replays the server's
+//! side. The reference log (tests/fixtures/import/unicorn.log, exactly the text published in
+//! shared/reference/email-setup.md) and a swaks transcript of the same failure are imported,
+//! then replayed against lettre, the appliance and swaks, which must all fail as the customer's
+//! client did: at AUTH, with the two-line 535. Every other format's fixture imports into a
+//! scenario that loads; bad input gets an error naming its line and no scenario.
+
+#[path = "common/appliance_runs.rs"]
+mod appliance_runs;
+mod common;
+#[path = "common/external.rs"]
+mod external;
+#[path = "common/lettre_sender.rs"]
+mod lettre_sender;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lettre::transport::smtp::authentication::Mechanism;
+use smtp_harness::import::{Format, ImportError, Imported, import_bytes, import_file};
+use smtp_harness::run::{Job, Verdict, run_job};
+use smtp_harness::scenario::SenderKind;
+use smtp_harness::{FakeSmtpServer, Scenario};
+
+/// The published credentials (base64 and decoded): they must never reach a scenario.
+const CREDENTIALS: [&str; 6] = [
+    "dGhpc2lzbXlAYWRkcmVzcy5jb20=",
+    "aXRyZWFsbHl3YXM=",
+    "thisismy@address.com",
+    "itreallywas",
+    "AHRoaXNpc215QGFkZHJlc3MuY29tAGl0cmVhbGx5d2Fz",
+    "dGhpc2lzbXlAYWRkcmVzcy5jb20AdGhpc2lzbXlAYWRkcmVzcy5jb20AaXRyZWFsbHl3YXM=",
+];
+
+const REPLY_535: [&str; 2] = [
+    "535-5.7.1 Username and Password not accepted. Learn more at",
+    "535 5.7.1 nt3sm2942435pbc.14",
+];
+
+fn fixture(name: &str) -> PathBuf {
+    common::repo(&format!("tests/fixtures/import/{name}"))
+}
+
+fn import(name: &str) -> Imported {
+    import_file(&fixture(name), None).unwrap_or_else(|e| panic!("{name} does not import: {e}"))
+}
+
+fn s_lines(scenario: &str) -> Vec<&str> {
+    scenario
+        .lines()
+        .filter_map(|l| l.strip_prefix("S: "))
+        .collect()
+}
+
+fn assert_no_credentials(scenario: &str) {
+    for secret in CREDENTIALS {
+        assert!(
+            !scenario.contains(secret),
+            "the scenario carries the credential {secret}:\n{scenario}"
+        );
+    }
+}
+
+/// The imported text with the appliance's `sender` block and the outcome the customer saw.
+fn with_appliance_sender(scenario: &str) -> Scenario {
+    let text = format!(
+        "{scenario}\nsender appliance\n    encryption starttls\n    auth login\n    user thisismy@address.com\n    password itreallywas\noutcome failure at AUTH 535\n"
+    );
+    Scenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// The server answered the client's AUTH LOGIN (and no MAIL before it) with the two-line 535.
+fn assert_535_after_auth(transcript: &smtp_harness::Transcript) {
+    let server_lines = transcript.server_lines();
+    let at = server_lines
+        .iter()
+        .position(|l| l == REPLY_535[0])
+        .unwrap_or_else(|| panic!("no 535 in {server_lines:?}"));
+    assert_eq!(server_lines[at..at + 2], REPLY_535);
+    let log = transcript.to_string();
+    let before_535 = &log[..log.find("535-5.7.1").expect("535 in the log")];
+    assert!(before_535.contains(r#"<- "AUTH LOGIN\r\n""#), "{log}");
+    assert!(!before_535.contains(r#"<- "MAIL"#), "{log}");
+}
+
+#[test]
+fn reference_log_imports_with_every_server_line_as_published_and_no_credential() {
+    // Act
+    let imported = import("unicorn.log");
+    let text = &imported.scenario;
+
+    // Assert: the format, the name, TLS.
+    assert_eq!(imported.format, Format::Log);
+    assert!(
+        text.contains("\nname Imported from unicorn.log\n"),
+        "{text}"
+    );
+    assert!(text.contains("\ncertificate valid\n"), "{text}");
+    Scenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+
+    // Assert: the S: lines byte for byte; the two cut EHLO lines repaired (with a comment), and
+    // AUTH LOGIN added to the list after TLS (the client used it unoffered).
+    let repaired = "250-smtp.example at your service, [127.0.0.1]";
+    assert_eq!(
+        s_lines(text),
+        [
+            "220 ESMTP nt3sm2942435pbc.14",
+            repaired,
+            "250-SIZE 35882577",
+            "250-8BITMIME",
+            "250-STARTTLS",
+            "250 PIPELINING",
+            "220 2.0.0 Ready to start TLS",
+            repaired,
+            "250-SIZE 35882577",
+            "250-8BITMIME",
+            "250-AUTH LOGIN",
+            "250 PIPELINING",
+            "334 VXNlcm5hbWU6",
+            "334 UGFzc3dvcmQ6",
+            REPLY_535[0],
+            REPLY_535[1],
+        ]
+    );
+    assert_eq!(
+        text.matches("is no reply line (it was cut): repaired")
+            .count(),
+        2
+    );
+    assert!(
+        text.contains("# added: the client sent AUTH LOGIN"),
+        "{text}"
+    );
+
+    // Assert: the client side as globs, the two credential lines `C: *`, TLS after the 220.
+    let script: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("C: ") || *l == "tls")
+        .collect();
+    assert_eq!(
+        script,
+        [
+            "C: EHLO*",
+            "C: STARTTLS",
+            "tls",
+            "C: EHLO*",
+            "C: AUTH LOGIN*",
+            "C: *",
+            "C: *"
+        ]
+    );
+    assert!(text.contains("\nexpect STARTTLS before AUTH\n"), "{text}");
+    assert_no_credentials(text);
+}
+
+#[tokio::test]
+async fn reference_log_replayed_to_lettre_fails_at_auth_with_the_two_line_535() {
+    // Arrange
+    let scenario = Scenario::parse(&import("unicorn.log").scenario, "<imported>").expect("loads");
+    let server = FakeSmtpServer::start(scenario)
+        .await
+        .expect("server starts");
+    let lettre = lettre_sender::transport(
+        server.port(),
+        lettre_sender::Mode::StartTlsRequired,
+        Some(("thisismy@address.com", "itreallywas", Mechanism::Login)),
+    );
+
+    // Act
+    let error = lettre_sender::send(
+        &lettre,
+        lettre_sender::message(&["admin@example.com"], "hi"),
+    )
+    .await
+    .expect_err("the 535 fails the send");
+
+    // Assert: lettre saw the 535 and its text; the server sent both lines after AUTH, in TLS.
+    assert_eq!(
+        error.status().map(|c| c.to_string()).as_deref(),
+        Some("535")
+    );
+    let shown = error.to_string();
+    assert!(
+        shown.contains("5.7.1 Username and Password not accepted. Learn more at")
+            && shown.contains("nt3sm2942435pbc.14"),
+        "{shown}"
+    );
+    let records = server
+        .wait_for_sessions(1, common::WAIT)
+        .await
+        .expect("a session");
+    assert_535_after_auth(&records[0].transcript);
+    assert!(
+        records[0]
+            .transcript
+            .to_string()
+            .contains("TLS connection started")
+    );
+    server
+        .verify()
+        .expect("STARTTLS before AUTH, as the customer's client did");
+}
+
+#[tokio::test]
+async fn reference_log_replayed_to_the_appliance_fails_at_auth_with_the_two_line_535() {
+    // Arrange
+    let scenario = with_appliance_sender(&import("unicorn.log").scenario);
+    let job = Job {
+        name: "unicorn.log (imported)".into(),
+        scenario: Arc::new(scenario),
+        sender: SenderKind::Appliance,
+    };
+
+    // Act
+    let result = run_job(&job, &appliance_runs::context()).await;
+
+    // Assert
+    assert_eq!(
+        result.verdict,
+        Verdict::Pass,
+        "{}\n{}",
+        result.line(),
+        result.details
+    );
+    assert!(
+        result.observed.contains("failure at AUTH 535"),
+        "{}",
+        result.observed
+    );
+    assert_535_after_auth(&result.records[0].transcript);
+}
+
+#[test]
+fn a_support_bundle_carrying_the_reference_log_imports_as_the_log_does() {
+    // Arrange: a .tar.gz with the log where support bundles keep it, among other files.
+    let log = std::fs::read(fixture("unicorn.log")).expect("fixture");
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    for (name, data) in [
+        ("bundle/metadata.json", b"{}".as_slice()),
+        ("bundle/enterprise-manage-logs/unicorn.log", log.as_slice()),
+    ] {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data).expect("append");
+    }
+    let bundle = tar.into_inner().expect("tar").finish().expect("gzip");
+
+    // Act
+    let from_bundle = import_bytes(
+        &bundle,
+        "support-bundle.tar.gz",
+        "support-bundle.tar.gz",
+        None,
+    )
+    .expect("the bundle imports");
+    let from_log = import("unicorn.log");
+
+    // Assert: the same scenario, apart from the comments naming the source and the name.
+    let body = |t: &str| -> Vec<String> {
+        t.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("name "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(from_bundle.format, Format::Bundle);
+    assert_eq!(body(&from_bundle.scenario), body(&from_log.scenario));
+    assert!(
+        from_bundle
+            .scenario
+            .contains("support-bundle.tar.gz!bundle/enterprise-manage-logs/unicorn.log")
+    );
+}
+
+#[test]
+fn a_support_bundle_without_the_log_is_an_error() {
+    let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    ));
+    let mut header = tar::Header::new_gnu();
+    header.set_size(2);
+    header.set_cksum();
+    tar.append_data(&mut header, "bundle/metadata.json", b"{}".as_slice())
+        .expect("append");
+    let bundle = tar.into_inner().expect("tar").finish().expect("gzip");
+
+    let error = import_bytes(&bundle, "b.tar.gz", "b.tar.gz", None).expect_err("no log");
+
+    assert!(
+        error
+            .to_string()
+            .contains("enterprise-manage-logs/unicorn.log"),
+        "{error}"
+    );
+}
+
+#[test]
+fn swaks_output_imports_with_tls_and_the_535_and_no_credential() {
+    let imported = import("swaks-auth-535.txt");
+    let text = &imported.scenario;
+
+    assert_eq!(imported.format, Format::Swaks);
+    assert!(
+        text.contains("\nC: STARTTLS\nS: 220 2.0.0 Ready to start TLS\ntls\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("S: {}\nS: {}\n", REPLY_535[0], REPLY_535[1])),
+        "{text}"
+    );
+    assert!(
+        text.contains("C: AUTH LOGIN*\nS: 334 VXNlcm5hbWU6\nC: *\nS: 334 UGFzc3dvcmQ6\nC: *\n")
+    );
+    assert_no_credentials(text);
+}
+
+#[tokio::test]
+async fn swaks_output_replayed_to_swaks_fails_at_auth_with_the_535() {
+    // Arrange
+    let scenario =
+        Scenario::parse(&import("swaks-auth-535.txt").scenario, "<imported>").expect("loads");
+    let server = external::server(scenario).await;
+    let args: Vec<String> = [
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &server.port().to_string(),
+        "--helo",
+        "client.example",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com",
+        "--tls",
+        "--tls-verify",
+        "--tls-ca-path",
+        external::CA_PEM,
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        "thisismy@address.com",
+        "--auth-password",
+        "itreallywas",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+
+    // Act
+    let swaks = external::run_client("swaks", &args).await;
+
+    // Assert: swaks' "error in AUTH transaction", with both 535 lines inside TLS.
+    assert_eq!(swaks.code(), Some(28), "{swaks}");
+    let output = swaks.output();
+    let (_, after_tls) = output
+        .split_once("=== TLS started")
+        .unwrap_or_else(|| panic!("swaks never started TLS\n{swaks}"));
+    external::assert_in_order(
+        after_tls,
+        &[
+            &format!("<~* {}\n", REPLY_535[0]),
+            &format!("<~* {}\n", REPLY_535[1]),
+        ],
+        &swaks,
+    );
+    let record = external::only_session(&server).await;
+    assert_535_after_auth(&record.transcript);
+}
+
+#[test]
+fn every_other_format_imports_into_a_scenario_that_loads_with_the_535_and_no_credential() {
+    for (name, format) in [
+        ("transcript.txt", Format::Transcript),
+        ("smtplib.txt", Format::Smtplib),
+        ("curl-v.txt", Format::Curl),
+        ("phpmailer.txt", Format::Phpmailer),
+        ("msmtp-debug.txt", Format::Msmtp),
+    ] {
+        let imported = import(name);
+        let text = &imported.scenario;
+        assert_eq!(imported.format, format, "{name}");
+        let scenario =
+            Scenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        assert!(scenario.uses_tls(), "{name}: TLS was started\n{text}");
+        assert!(
+            text.contains(&format!("S: {}\nS: {}\n", REPLY_535[0], REPLY_535[1])),
+            "{name}\n{text}"
+        );
+        assert!(text.contains("\ntls\nC: EHLO*\n"), "{name}\n{text}");
+        assert!(
+            text.contains("\nexpect STARTTLS before AUTH\n"),
+            "{name}\n{text}"
+        );
+        assert_no_credentials(text);
+    }
+}
+
+#[test]
+fn a_format_named_explicitly_is_used() {
+    let imported = import_file(&fixture("transcript.txt"), Some(Format::Transcript)).expect("ok");
+    assert_eq!(imported.format, Format::Transcript);
+    let error =
+        import_file(&fixture("transcript.txt"), Some(Format::Swaks)).expect_err("not swaks");
+    assert!(
+        matches!(error, ImportError::Line { line: 3, .. }),
+        "{error}"
+    );
+}
+
+fn temp_file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).expect("write");
+    path
+}
+
+#[test]
+fn a_line_in_no_known_format_is_an_error_naming_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = std::fs::read_to_string(fixture("unicorn.log")).expect("fixture");
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines.insert(5, "2024-03-01 something else entirely");
+    let path = temp_file(&dir, "broken.log", &lines.join("\n"));
+
+    let error = import_file(&path, None).expect_err("line 6 is unreadable");
+
+    let shown = error.to_string();
+    assert!(
+        shown.starts_with(&format!("{}:6: ", path.display())),
+        "{shown}"
+    );
+    assert!(shown.contains("something else entirely"), "{shown}");
+}
+
+#[test]
+fn an_empty_file_or_one_without_a_conversation_is_an_error() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = temp_file(&dir, "empty.log", "");
+    let blank = temp_file(&dir, "blank.log", "\n\n");
+    let opened = temp_file(&dir, "opened.log", "Connection opened:\n");
+    let prose = temp_file(&dir, "prose.txt", "\nDear support, it does not work.\n");
+
+    for path in [&empty, &blank, &opened] {
+        let error = import_file(path, None).expect_err("nothing to import");
+        assert!(matches!(error, ImportError::Input { .. }), "{error}");
+        assert!(
+            error.to_string().starts_with(&path.display().to_string()),
+            "{error}"
+        );
+    }
+    let error = import_file(&prose, None).expect_err("no known format");
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("{}:2: ", prose.display())),
+        "{error}"
+    );
+}
