@@ -13,7 +13,8 @@ mod external;
 #[path = "common/lettre_sender.rs"]
 mod lettre_sender;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::sync::Arc;
 
 use lettre::transport::smtp::authentication::Mechanism;
@@ -21,6 +22,8 @@ use smtp_harness::import::{Format, ImportError, Imported, import_bytes, import_f
 use smtp_harness::run::{Job, Verdict, run_job};
 use smtp_harness::scenario::SenderKind;
 use smtp_harness::{FakeSmtpServer, Scenario};
+
+const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
 
 /// The published credentials (base64 and decoded): they must never reach a scenario.
 const CREDENTIALS: [&str; 6] = [
@@ -458,4 +461,65 @@ fn an_empty_file_or_one_without_a_conversation_is_an_error() {
             .starts_with(&format!("{}:2: ", prose.display())),
         "{error}"
     );
+}
+
+fn cli(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("import")
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn cli_import_prints_the_scenario_or_writes_it_and_check_accepts_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = fixture("unicorn.log");
+    let out = dir.path().join("imported.scn");
+
+    // Act: print, then write.
+    let printed = cli(&[log.as_os_str()]);
+    let written = cli(&[log.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+
+    // Assert
+    assert_eq!(printed.status.code(), Some(0), "{printed:?}");
+    assert_eq!(written.status.code(), Some(0), "{written:?}");
+    let stdout = String::from_utf8(printed.stdout).expect("utf-8");
+    let file = std::fs::read_to_string(&out).expect("written");
+    assert_eq!(stdout, file);
+    assert!(file.contains("C: AUTH LOGIN*"), "{file}");
+    let check = Command::new(BIN)
+        .arg("check")
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert_eq!(check.status.code(), Some(0), "{check:?}");
+}
+
+#[test]
+fn cli_import_of_unreadable_input_exits_2_naming_the_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bad = temp_file(
+        &dir,
+        "bad.log",
+        "Connection opened:\n-> \"220 hi\\r\\n\"\nnonsense\n",
+    );
+    let out = dir.path().join("never.scn");
+
+    let run = cli(&[bad.as_os_str(), "-o".as_ref(), out.as_os_str()]);
+    let named = cli(&[
+        fixture("transcript.txt").as_os_str(),
+        "--format".as_ref(),
+        "swaks".as_ref(),
+    ]);
+
+    assert_eq!(run.status.code(), Some(2), "{run:?}");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains(&format!("{}:3:", bad.display())),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "no half-made scenario");
+    assert_eq!(named.status.code(), Some(2), "{named:?}");
+    assert!(Path::new(&fixture("transcript.txt")).exists());
 }

@@ -1,6 +1,6 @@
 //! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken or
-//! `check` found a broken file; 2 bad usage or a scenario that cannot be loaded; 3 the
-//! environment failed (cannot listen, cannot write a file).
+//! `check` found a broken file; 2 bad usage, a scenario that cannot be loaded or input `import`
+//! cannot read; 3 the environment failed (cannot listen, cannot write a file).
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -22,7 +22,7 @@ struct Cli {
 }
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 expectations broken (serve --once) or broken files (check); \
-2 bad usage or a scenario that cannot be loaded; 3 cannot listen or write.";
+2 bad usage, a scenario that cannot be loaded or input import cannot read; 3 cannot listen or write.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -47,6 +47,12 @@ enum Command {
         #[arg(default_value = "scenarios")]
         paths: Vec<PathBuf>,
     },
+    /// Turn a customer's evidence (the reference log, a support bundle, swaks, curl -v,
+    /// smtplib, PHPMailer or msmtp debug output, an S:/C: transcript) into a scenario.
+    ///
+    /// Prints the scenario (or writes it with -o); exit code 2 on input it cannot read, with
+    /// the line named.
+    Import(ImportArgs),
     /// (Re)generate the test CA and certificate variants with rcgen.
     Certs {
         /// Directory to write into.
@@ -72,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Send(args) => run_send(args),
         Command::Run(args) => run_scenarios(args),
         Command::Certs { out } => run_certs(&out),
+        Command::Import(args) => run_import(args),
     };
     match result {
         Ok(code) => code,
@@ -511,6 +518,61 @@ fn run_certs(out: &Path) -> Result<ExitCode> {
         .with_context(|| format!("cannot write certificates to {}", out.display()))?;
     for f in files {
         println!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `smtp-harness import`.
+#[derive(clap::Args, Debug)]
+struct ImportArgs {
+    /// The evidence: a log, a support bundle (.tar.gz) or a client's debug output.
+    file: PathBuf,
+    /// Write the scenario here instead of printing it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// The input format (default: detected): log, bundle, swaks, transcript, smtplib, curl,
+    /// phpmailer, msmtp.
+    #[arg(long, value_parser = parse_import_format)]
+    format: Option<smtp_harness::import::Format>,
+}
+
+fn parse_import_format(s: &str) -> Result<smtp_harness::import::Format, String> {
+    s.parse()
+}
+
+fn run_import(args: ImportArgs) -> Result<ExitCode> {
+    let imported = match smtp_harness::import::import_file(&args.file, args.format) {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match &args.output {
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(imported.scenario.as_bytes())?;
+            stdout.flush()?;
+        }
+        Some(path) => {
+            // Written whole or not at all: a temporary file in the same folder, then renamed.
+            let dir = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => Path::new("."),
+            };
+            let mut file = tempfile::NamedTempFile::new_in(dir)
+                .with_context(|| format!("cannot write into {}", dir.display()))?;
+            file.write_all(imported.scenario.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.persist(path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!(
+                "imported {} ({}) into {}",
+                args.file.display(),
+                imported.format.name(),
+                path.display()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
