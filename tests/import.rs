@@ -523,3 +523,58 @@ fn cli_import_of_unreadable_input_exits_2_naming_the_line_and_writes_nothing() {
     assert_eq!(named.status.code(), Some(2), "{named:?}");
     assert!(Path::new(&fixture("transcript.txt")).exists());
 }
+
+#[tokio::test]
+async fn curl_output_replayed_to_curl_fails_at_auth_with_the_535() {
+    // Arrange
+    let scenario = Scenario::parse(&import("curl-v.txt").scenario, "<imported>").expect("loads");
+    let server = external::server(scenario).await;
+    let file = external::TempFile::new(
+        "import-curl",
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: t\r\n\r\nhello\r\n",
+    );
+    let args: Vec<String> = [
+        "--silent",
+        "--show-error",
+        "--verbose",
+        &format!("smtp://127.0.0.1:{}/client.example", server.port()),
+        "--ssl-reqd",
+        "--cacert",
+        external::CA_PEM,
+        "--mail-from",
+        "a@example.com",
+        "--mail-rcpt",
+        "b@example.com",
+        "--user",
+        "thisismy@address.com:itreallywas",
+        "--login-options",
+        "AUTH=PLAIN",
+        "--upload-file",
+        &file.path().display().to_string(),
+    ]
+    .map(str::to_owned)
+    .to_vec();
+
+    // Act
+    let curl = external::run_client("curl", &args).await;
+
+    // Assert: curl's "login denied", after both 535 lines.
+    assert_eq!(curl.code(), Some(67), "{curl}");
+    external::assert_in_order(
+        &curl.stderr,
+        &[
+            "> STARTTLS",
+            "> AUTH PLAIN",
+            &format!("< {}", REPLY_535[0]),
+            &format!("< {}", REPLY_535[1]),
+        ],
+        &curl,
+    );
+    let record = external::only_session(&server).await;
+    let lines = record.transcript.server_lines();
+    let at = lines
+        .iter()
+        .position(|l| l == REPLY_535[0])
+        .expect("the 535");
+    assert_eq!(lines[at..at + 2], REPLY_535);
+}
