@@ -578,3 +578,43 @@ async fn curl_output_replayed_to_curl_fails_at_auth_with_the_535() {
         .expect("the 535");
     assert_eq!(lines[at..at + 2], REPLY_535);
 }
+
+#[tokio::test]
+async fn smtplib_output_replayed_to_python_smtplib_fails_at_auth_with_the_535() {
+    // Arrange: the imported scenario driven by scripts/senders/smtplib-send.py, as `run` does.
+    let script = common::repo("scripts/senders/smtplib-send.py");
+    let text = format!(
+        "{}\nsender command\n    encryption starttls\n    auth plain\n    user thisismy@address.com\n    password itreallywas\n    run python3 {} {{host}} {{port}} {{ca}} {{encryption}} {{auth}} {{user}} {{password}} {{from}} {{to}} {{message}}\noutcome failure at AUTH 535\n",
+        import("smtplib.txt").scenario,
+        script.display()
+    );
+    let scenario = Scenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let job = Job {
+        name: "smtplib.txt (imported)".into(),
+        scenario: Arc::new(scenario),
+        sender: SenderKind::Command,
+    };
+
+    // Act
+    let result = run_job(&job, &appliance_runs::context()).await;
+
+    // Assert
+    assert_eq!(
+        result.verdict,
+        Verdict::Pass,
+        "{}\n{}",
+        result.line(),
+        result.details
+    );
+    assert!(
+        result.observed.contains("failure at AUTH 535"),
+        "{}",
+        result.observed
+    );
+    let lines = result.records[0].transcript.server_lines();
+    let at = lines
+        .iter()
+        .position(|l| l == REPLY_535[0])
+        .expect("the 535");
+    assert_eq!(lines[at..at + 2], REPLY_535);
+}
