@@ -618,3 +618,42 @@ async fn smtplib_output_replayed_to_python_smtplib_fails_at_auth_with_the_535() 
         .expect("the 535");
     assert_eq!(lines[at..at + 2], REPLY_535);
 }
+
+#[tokio::test]
+async fn msmtp_output_replayed_to_msmtp_fails_at_auth_with_the_535() {
+    // Arrange
+    let scenario =
+        Scenario::parse(&import("msmtp-debug.txt").scenario, "<imported>").expect("loads");
+    let server = external::server(scenario).await;
+    let port = format!("--port={}", server.port());
+    let trust = format!("--tls-trust-file={}", external::CA_PEM);
+    let args = [
+        "--debug",
+        "--host=127.0.0.1",
+        &port,
+        "--tls=on",
+        "--tls-starttls=on",
+        &trust,
+        "--auth=plain",
+        "--user=thisismy@address.com",
+        "--passwordeval=echo itreallywas",
+        "--from=a@example.com",
+        "b@example.com",
+    ];
+
+    // Act
+    let msmtp = external::run_client("msmtp", &args).await;
+
+    // Assert: msmtp's EX_NOPERM after both 535 lines.
+    assert_eq!(msmtp.code(), Some(77), "{msmtp}");
+    external::assert_in_order(
+        &msmtp.output(),
+        &[
+            "--> STARTTLS",
+            "--> AUTH PLAIN",
+            &format!("<-- {}", REPLY_535[0]),
+            &format!("<-- {}", REPLY_535[1]),
+        ],
+        &msmtp,
+    );
+}
