@@ -656,4 +656,15 @@ async fn msmtp_output_replayed_to_msmtp_fails_at_auth_with_the_535() {
         ],
         &msmtp,
     );
+    let record = external::only_session(&server).await;
+    assert_535_after_auth_plain(&record.transcript);
+}
+
+fn assert_535_after_auth_plain(transcript: &smtp_harness::Transcript) {
+    let lines = transcript.server_lines();
+    let at = lines
+        .iter()
+        .position(|l| l == REPLY_535[0])
+        .expect("the 535");
+    assert_eq!(lines[at..at + 2], REPLY_535);
 }
