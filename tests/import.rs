@@ -668,3 +668,102 @@ fn assert_535_after_auth_plain(transcript: &smtp_harness::Transcript) {
         .expect("the 535");
     assert_eq!(lines[at..at + 2], REPLY_535);
 }
+
+/// Runs a real client against the shipped reference scenario and imports what it printed.
+async fn import_real_output(
+    program: &str,
+    args: impl Fn(u16) -> Vec<String>,
+    format: Format,
+) -> String {
+    let server = external::server(common::shipped("reference/auth-login-535.scn")).await;
+    let run = external::run_client(program, &args(server.port())).await;
+    external::only_session(&server).await;
+    let imported = import_bytes(run.output().as_bytes(), program, program, None)
+        .unwrap_or_else(|e| panic!("{program}'s own output does not import: {e}\n{run}"));
+    assert_eq!(imported.format, format, "{run}");
+    imported.scenario
+}
+
+#[tokio::test]
+async fn the_real_output_of_swaks_curl_and_msmtp_imports_back_into_the_servers_lines() {
+    // Arrange: what each client printed while failing against the reference scenario.
+    let swaks = import_real_output(
+        "swaks",
+        |port| {
+            format!(
+                "--server 127.0.0.1 --port {port} --tls --auth LOGIN --auth-user u@x.example \
+                 --auth-password pw --from a@example.com --to b@example.com"
+            )
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
+        },
+        Format::Swaks,
+    )
+    .await;
+    let message = external::TempFile::new("import-real-curl", b"Subject: x\r\n\r\nhi\r\n");
+    let curl = import_real_output(
+        "curl",
+        |port| {
+            [
+                "--silent",
+                "--show-error",
+                "--verbose",
+                &format!("smtp://127.0.0.1:{port}/client.example"),
+                "--ssl-reqd",
+                "--cacert",
+                external::CA_PEM,
+                "--user",
+                "u@x.example:pw",
+                "--login-options",
+                "AUTH=LOGIN",
+                "--mail-from",
+                "a@example.com",
+                "--mail-rcpt",
+                "b@example.com",
+                "--upload-file",
+                &message.path().display().to_string(),
+            ]
+            .map(str::to_owned)
+            .to_vec()
+        },
+        Format::Curl,
+    )
+    .await;
+    let msmtp = import_real_output(
+        "msmtp",
+        |port| {
+            [
+                "--debug".to_owned(),
+                "--host=127.0.0.1".to_owned(),
+                format!("--port={port}"),
+                "--tls=on".to_owned(),
+                "--tls-starttls=on".to_owned(),
+                format!("--tls-trust-file={}", external::CA_PEM),
+                "--auth=login".to_owned(),
+                "--user=u@x.example".to_owned(),
+                "--passwordeval=echo pw".to_owned(),
+                "--from=a@example.com".to_owned(),
+                "b@example.com".to_owned(),
+            ]
+            .to_vec()
+        },
+        Format::Msmtp,
+    )
+    .await;
+
+    // Assert: every scenario replays the shipped one's server lines, in order, with TLS.
+    let shipped = std::fs::read_to_string(common::repo("scenarios/reference/auth-login-535.scn"))
+        .expect("the shipped scenario");
+    let expected = s_lines(&shipped);
+    for (name, text) in [("swaks", &swaks), ("curl", &curl), ("msmtp", &msmtp)] {
+        assert_eq!(s_lines(text)[..expected.len()], expected, "{name}\n{text}");
+        assert!(text.contains("\ntls\n"), "{name}\n{text}");
+        assert!(
+            !text.contains("cHc="),
+            "{name}: the password's base64\n{text}"
+        );
+        Scenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+    }
+}
