@@ -767,3 +767,22 @@ async fn the_real_output_of_swaks_curl_and_msmtp_imports_back_into_the_servers_l
         Scenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
     }
 }
+
+#[test]
+fn debug_output_that_starts_after_the_greeting_gets_one() {
+    // smtplib logs nothing before its first command when the level is set after connecting.
+    let text = "send: 'ehlo client.test\\r\\n'\nreply: b'250 smtp.example\\r\\n'\nsend: 'quit\\r\\n'\nreply: b'221 Bye\\r\\n'\n";
+
+    let imported = import_bytes(text.as_bytes(), "late.txt", "late.txt", None).expect("imports");
+
+    assert_eq!(imported.format, Format::Smtplib);
+    assert_eq!(
+        s_lines(&imported.scenario),
+        ["220 smtp.example ESMTP", "250 smtp.example", "221 Bye"]
+    );
+    assert!(
+        imported
+            .scenario
+            .contains("# added: the input starts after the server's greeting")
+    );
+}

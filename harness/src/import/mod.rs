@@ -384,6 +384,20 @@ pub fn render(
     }
     out.push('\n');
 
+    if matches!(
+        entries.first(),
+        Some(Entry {
+            item: Item::Client(_),
+            ..
+        })
+    ) {
+        // Debug output often starts after the greeting (smtplib logs nothing before its first
+        // command when the level is set after connecting).
+        out.push_str(
+            "# added: the input starts after the server's greeting; a scenario starts with one\n",
+        );
+        let _ = writeln!(out, "S: 220 {REPAIRED_HOST} ESMTP");
+    }
     let mut last_code: Option<u16> = None;
     let mut in_sasl = false;
     let mut in_data = false;
