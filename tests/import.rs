@@ -786,3 +786,23 @@ fn debug_output_that_starts_after_the_greeting_gets_one() {
             .contains("# added: the input starts after the server's greeting")
     );
 }
+
+#[test]
+fn a_server_line_ending_in_whitespace_is_kept_without_it_and_says_so() {
+    let text = "S: 220 ready\nC: AUTH PLAIN\nS: 334 \nC: AGFsaWNlAHMzY3JldA==\nS: 535 5.7.8 no\n";
+
+    let imported = import_bytes(text.as_bytes(), "t.txt", "t.txt", None).expect("imports");
+
+    assert_eq!(
+        s_lines(&imported.scenario),
+        ["220 ready", "334", "535 5.7.8 no"]
+    );
+    assert!(
+        imported.scenario.contains(
+            "# line 3 of the input ends in whitespace, which an S: line cannot keep: \"334 \""
+        ),
+        "{}",
+        imported.scenario
+    );
+    assert!(!imported.scenario.contains("AGFsaWNlAHMzY3JldA=="));
+}
