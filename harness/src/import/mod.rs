@@ -604,7 +604,9 @@ fn client_glob(line: &str) -> String {
             None => "AUTH*".to_owned(),
         },
         "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" if words.next().is_none() => verb,
-        _ if verb.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => format!("{verb}*"),
+        "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" | "BDAT" | "VRFY" | "EXPN" | "HELP"
+        | "ETRN" | "XCLIENT" | "XFORWARD" | "BURL" | "ATRN" | "TURN" => format!("{verb}*"),
+        // Anything else may be a credential (base64 without padding looks like a word).
         _ => "*".to_owned(),
     }
 }
@@ -664,6 +666,12 @@ mod tests {
         );
         assert_eq!(client_glob("STARTTLS"), "STARTTLS");
         assert_eq!(client_glob("[redacted]"), "*");
+        assert_eq!(
+            client_glob("aXRyZWFsbHl3YXM"),
+            "*",
+            "unpadded base64 is no verb"
+        );
+        assert_eq!(client_glob("BDAT 12 LAST"), "BDAT*");
     }
 
     #[test]
