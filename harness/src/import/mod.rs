@@ -476,6 +476,7 @@ pub fn render(
                             .is_some_and(|v| v.eq_ignore_ascii_case("AUTH"))
                     })
                     .and_then(|c| c.split_whitespace().nth(1))
+                    .filter(|m| is_mechanism(m))
                     .map(str::to_ascii_uppercase);
                 for (_, l, _) in &lines {
                     if l.len() > 4 && l[4..].to_ascii_uppercase().starts_with("AUTH") {
@@ -590,6 +591,28 @@ fn repair_run<'a>(
     Ok(out)
 }
 
+/// SASL mechanisms kept in `C: AUTH MECH*` (any other word after AUTH may be a payload).
+const MECHANISMS: &[&str] = &[
+    "PLAIN",
+    "LOGIN",
+    "CRAM-MD5",
+    "DIGEST-MD5",
+    "XOAUTH2",
+    "XOAUTH",
+    "OAUTHBEARER",
+    "PLAIN-CLIENTTOKEN",
+    "NTLM",
+    "GSSAPI",
+    "SCRAM-SHA-1",
+    "SCRAM-SHA-256",
+    "EXTERNAL",
+    "ANONYMOUS",
+];
+
+fn is_mechanism(word: &str) -> bool {
+    MECHANISMS.iter().any(|m| m.eq_ignore_ascii_case(word))
+}
+
 /// The glob a client line becomes: the verb kept, what varies `*`.
 fn client_glob(line: &str) -> String {
     let mut words = line.split_whitespace();
@@ -599,9 +622,9 @@ fn client_glob(line: &str) -> String {
         "EHLO" | "HELO" | "LHLO" => format!("{verb}*"),
         "MAIL" => "MAIL FROM:<*>*".to_owned(),
         "RCPT" => "RCPT TO:<*>*".to_owned(),
-        "AUTH" => match words.next() {
-            Some(mech) => format!("AUTH {}*", mech.to_ascii_uppercase()),
-            None => "AUTH*".to_owned(),
+        "AUTH" => match words.next().map(str::to_ascii_uppercase) {
+            Some(mech) if is_mechanism(&mech) => format!("AUTH {mech}*"),
+            _ => "AUTH*".to_owned(),
         },
         "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" if words.next().is_none() => verb,
         "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" | "BDAT" | "VRFY" | "EXPN" | "HELP"
@@ -672,6 +695,11 @@ mod tests {
             "unpadded base64 is no verb"
         );
         assert_eq!(client_glob("BDAT 12 LAST"), "BDAT*");
+        assert_eq!(
+            client_glob("AUTH cHc="),
+            "AUTH*",
+            "no mechanism: maybe a payload"
+        );
     }
 
     #[test]
