@@ -806,3 +806,25 @@ fn a_server_line_ending_in_whitespace_is_kept_without_it_and_says_so() {
     );
     assert!(!imported.scenario.contains("AGFsaWNlAHMzY3JldA=="));
 }
+
+#[test]
+fn a_log_with_several_connections_imports_the_last_and_says_so() {
+    let log = std::fs::read_to_string(fixture("unicorn.log")).expect("fixture");
+    let first = "Connection opened:\n-> \"421 4.7.0 Try again later\\r\\n\"\n";
+    let text = format!("{first}{log}");
+
+    let imported = import_bytes(text.as_bytes(), "two.log", "two.log", None).expect("imports");
+
+    assert!(
+        imported
+            .scenario
+            .contains("# The log holds 2 connections; the last one (from line 3) is imported.\n"),
+        "{}",
+        imported.scenario
+    );
+    assert!(!imported.scenario.contains("421"), "{}", imported.scenario);
+    assert_eq!(
+        s_lines(&imported.scenario)[0],
+        "220 ESMTP nt3sm2942435pbc.14"
+    );
+}

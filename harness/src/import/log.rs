@@ -53,6 +53,23 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
     Ok(entries)
 }
 
+/// Notes for the scenario's header: which connection was imported when there are several.
+pub(super) fn notes(text: &str) -> Vec<String> {
+    let opened: Vec<usize> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| l.trim_end() == "Connection opened:")
+        .map(|(i, _)| i + 1)
+        .collect();
+    match opened.as_slice() {
+        [_, .., last] => vec![format!(
+            "The log holds {} connections; the last one (from line {last}) is imported.",
+            opened.len()
+        )],
+        _ => Vec::new(),
+    }
+}
+
 /// Undoes Ruby's `inspect`: `"220 ok\r\n"` → `220 ok\r\n`.
 pub(super) fn unquote(quoted: &str, path: &str, n: usize) -> Result<String, ImportError> {
     let bad = |what: &str| ImportError::line(path, n, format!("{what} in {quoted}"));

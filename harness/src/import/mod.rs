@@ -228,15 +228,20 @@ pub fn import_bytes(
             detect(&text).ok_or_else(|| unknown_format(&text, path))?
         }
     };
-    let (entries, source) = if format == Format::Bundle {
+    let (entries, source, notes) = if format == Format::Bundle {
         let (log, member) = bundle::unicorn_log(bytes, path)?;
         let origin = format!("{path}!{member}");
-        (log::parse(&log, &origin)?, origin)
+        (log::parse(&log, &origin)?, origin, log::notes(&log))
     } else {
         let text = to_text(bytes, path)?;
-        (parse_as(format, &text, path)?, path.to_owned())
+        let notes = if format == Format::Log {
+            log::notes(&text)
+        } else {
+            Vec::new()
+        };
+        (parse_as(format, &text, path)?, path.to_owned(), notes)
     };
-    let scenario = render(&entries, &source, label, format)?;
+    let scenario = render_with_notes(&entries, &source, label, format, &notes)?;
     Ok(Imported {
         format,
         entries,
@@ -363,6 +368,17 @@ pub fn render(
     label: &str,
     format: Format,
 ) -> Result<String, ImportError> {
+    render_with_notes(entries, source, label, format, &[])
+}
+
+/// [`render`], with notes about the input for the header (one comment line each).
+fn render_with_notes(
+    entries: &[Entry],
+    source: &str,
+    label: &str,
+    format: Format,
+    notes: &[String],
+) -> Result<String, ImportError> {
     if !entries.iter().any(|e| matches!(e.item, Item::Server(_))) {
         return Err(ImportError::input(
             source,
@@ -378,6 +394,9 @@ pub fn render(
          # credentials (AUTH payloads, answers to 334) are `*` and were not copied.\n\
          # Add a `sender` block and an `outcome` line to drive it with `smtp-harness run`.\n",
     );
+    for note in notes {
+        let _ = writeln!(out, "# {note}");
+    }
     let _ = writeln!(out, "name Imported from {}", label.replace('\n', " "));
     if tls {
         out.push_str("certificate valid\n");
