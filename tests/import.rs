@@ -319,6 +319,7 @@ fn swaks_output_imports_with_tls_and_the_535_and_no_credential() {
     assert!(
         text.contains("C: AUTH LOGIN*\nS: 334 VXNlcm5hbWU6\nC: *\nS: 334 UGFzc3dvcmQ6\nC: *\n")
     );
+    assert!(text.contains("\nexpect QUIT after 535\n"), "{text}");
     assert_no_credentials(text);
 }
 

@@ -424,6 +424,7 @@ fn render_with_notes(
     let mut starttls_seen = false;
     let mut auth_seen = false;
     let mut auth_before_starttls = false;
+    let mut quit_after: Option<u16> = None;
     let mut i = 0;
     while i < entries.len() {
         match &entries[i].item {
@@ -452,6 +453,9 @@ fn render_with_notes(
                 } else {
                     client_glob(line)
                 };
+                if verb == "QUIT" && !in_sasl && quit_after.is_none() {
+                    quit_after = last_code.filter(|c| *c >= 400);
+                }
                 if verb == "STARTTLS" && !in_sasl {
                     starttls_seen = true;
                 }
@@ -546,10 +550,18 @@ fn render_with_notes(
             }
         }
     }
-    out.push('\n');
+    let mut expectations = Vec::new();
     if starttls_seen && auth_seen && !auth_before_starttls {
-        out.push_str("# What the customer's client did.\n");
-        out.push_str("expect STARTTLS before AUTH\n");
+        expectations.push("expect STARTTLS before AUTH".to_owned());
+    }
+    if let Some(code) = quit_after {
+        expectations.push(format!("expect QUIT after {code}"));
+    }
+    if !expectations.is_empty() {
+        out.push_str("\n# What the customer's client did.\n");
+        for e in expectations {
+            let _ = writeln!(out, "{e}");
+        }
     }
 
     crate::scenario::parse(&out, source).map_err(|e| {
