@@ -829,3 +829,29 @@ fn a_log_with_several_connections_imports_the_last_and_says_so() {
         "220 ESMTP nt3sm2942435pbc.14"
     );
 }
+
+#[tokio::test]
+async fn reference_log_replayed_to_smtplib_login_with_an_initial_response_fails_with_the_535() {
+    // Python's SMTP.login() sends `AUTH LOGIN <user>` (an initial response): the imported
+    // `C: AUTH LOGIN*` still matches, so the replay still ends in the 535.
+    let scenario = Scenario::parse(&import("unicorn.log").scenario, "<imported>").expect("loads");
+    let server = external::server(scenario).await;
+    let script = "import smtplib, ssl, sys\n\
+        c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='client.test', timeout=10)\n\
+        c.starttls(context=ssl.create_default_context(cafile=sys.argv[2]))\n\
+        try:\n    c.login('thisismy@address.com', 'itreallywas')\n\
+        except smtplib.SMTPAuthenticationError as e:\n    print('535?', e.smtp_code, e.smtp_error.decode()); sys.exit(3)\n";
+    let port = server.port().to_string();
+
+    let python = external::run_client("python3", &["-c", script, &port, external::CA_PEM]).await;
+
+    assert_eq!(python.code(), Some(3), "{python}");
+    assert!(
+        python.stdout.contains(
+            "535? 535 5.7.1 Username and Password not accepted. Learn more at\n5.7.1 nt3sm2942435pbc.14"
+        ),
+        "{python}"
+    );
+    let record = external::only_session(&server).await;
+    assert_535_after_auth_plain(&record.transcript);
+}
