@@ -658,10 +658,11 @@ async fn msmtp_output_replayed_to_msmtp_fails_at_auth_with_the_535() {
         &msmtp,
     );
     let record = external::only_session(&server).await;
-    assert_535_after_auth_plain(&record.transcript);
+    assert_two_line_535(&record.transcript);
 }
 
-fn assert_535_after_auth_plain(transcript: &smtp_harness::Transcript) {
+/// The server sent the two-line 535, both lines in order.
+fn assert_two_line_535(transcript: &smtp_harness::Transcript) {
     let lines = transcript.server_lines();
     let at = lines
         .iter()
@@ -853,5 +854,5 @@ async fn reference_log_replayed_to_smtplib_login_with_an_initial_response_fails_
         "{python}"
     );
     let record = external::only_session(&server).await;
-    assert_535_after_auth_plain(&record.transcript);
+    assert_two_line_535(&record.transcript);
 }

@@ -388,7 +388,7 @@ fn render_with_notes(
     let tls = entries.iter().any(|e| e.item == Item::TlsStarted);
     let mut out = String::new();
     let _ = writeln!(out, "# Imported by `smtp-harness import` from {source}");
-    let _ = writeln!(out, "# ({}).", format.describe());
+    let _ = writeln!(out, "# Format: {}.", format.describe());
     out.push_str(
         "# Server lines are as logged; client lines are globs (arguments that vary are `*`);\n\
          # credentials (AUTH payloads, answers to 334) are `*` and were not copied.\n\
