@@ -856,3 +856,45 @@ async fn reference_log_replayed_to_smtplib_login_with_an_initial_response_fails_
     let record = external::only_session(&server).await;
     assert_two_line_535(&record.transcript);
 }
+
+#[tokio::test]
+async fn swaks_output_of_implicit_tls_imports_as_an_implicit_tls_scenario() {
+    // Arrange: real swaks output against the shipped implicit-TLS scenario.
+    let server = external::server(common::shipped("outbound/implicit-tls.scn")).await;
+    let port = server.port().to_string();
+    let args = [
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tlsc",
+        "--from",
+        "a@example.com",
+        "--to",
+        "b@example.com",
+        "--auth",
+        "PLAIN",
+        "--auth-user",
+        "alice",
+        "--auth-password",
+        "s3cret",
+    ];
+    let swaks = external::run_client("swaks", &args).await;
+    external::only_session(&server).await;
+
+    // Act
+    let imported = import_bytes(swaks.output().as_bytes(), "swaks", "swaks", None)
+        .unwrap_or_else(|e| panic!("{e}\n{swaks}"));
+
+    // Assert: implicit TLS as a setting, the greeting first, no `tls` step, no credential.
+    let text = &imported.scenario;
+    assert!(text.contains("\nimplicit-tls\n"), "{text}\n{swaks}");
+    assert!(!text.contains("\ntls\n"), "{text}");
+    assert!(text.contains("\n\nS: 220"), "{text}");
+    assert!(
+        !text.contains("czNjcmV0") && !text.contains("s3cret"),
+        "{text}"
+    );
+    let scenario = Scenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(scenario.implicit_tls);
+}

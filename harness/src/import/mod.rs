@@ -386,6 +386,9 @@ fn render_with_notes(
         ));
     }
     let tls = entries.iter().any(|e| e.item == Item::TlsStarted);
+    // TLS before the greeting: implicit TLS (port 465), a setting rather than a step.
+    let implicit_tls = entries.first().is_some_and(|e| e.item == Item::TlsStarted);
+    let entries = if implicit_tls { &entries[1..] } else { entries };
     let mut out = String::new();
     let _ = writeln!(out, "# Imported by `smtp-harness import` from {source}");
     let _ = writeln!(out, "# Format: {}.", format.describe());
@@ -400,6 +403,9 @@ fn render_with_notes(
     let _ = writeln!(out, "name Imported from {}", label.replace('\n', " "));
     if tls {
         out.push_str("certificate valid\n");
+    }
+    if implicit_tls {
+        out.push_str("implicit-tls\n");
     }
     out.push('\n');
 
