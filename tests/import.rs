@@ -898,3 +898,13 @@ async fn swaks_output_of_implicit_tls_imports_as_an_implicit_tls_scenario() {
     let scenario = Scenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert!(scenario.implicit_tls);
 }
+
+#[test]
+fn a_server_line_that_cannot_be_repaired_is_an_error_naming_its_line() {
+    let text = "S: 220 ready\nC: EHLO x\nS: hello there\nC: QUIT\n";
+
+    let error = import_bytes(text.as_bytes(), "t.txt", "t.txt", None).expect_err("no code");
+
+    assert!(error.to_string().starts_with("t.txt:3: "), "{error}");
+    assert!(error.to_string().contains("hello there"), "{error}");
+}
