@@ -908,3 +908,22 @@ fn a_server_line_that_cannot_be_repaired_is_an_error_naming_its_line() {
     assert!(error.to_string().starts_with("t.txt:3: "), "{error}");
     assert!(error.to_string().contains("hello there"), "{error}");
 }
+
+#[test]
+fn auth_is_added_only_to_an_ehlo_list() {
+    let text = "S: 220 ready\nC: EHLO x\nS: 250-x\nS: 250 PIPELINING\nC: MAIL FROM:<a@b>\nC: RCPT TO:<c@d>\nS: 250 ok\nS: 250 ok\nC: AUTH LOGIN\nS: 503 5.5.1 Bad sequence\n";
+
+    let imported = import_bytes(text.as_bytes(), "t.txt", "t.txt", None).expect("imports");
+
+    assert_eq!(
+        s_lines(&imported.scenario),
+        [
+            "220 ready",
+            "250-x",
+            "250 PIPELINING",
+            "250 ok",
+            "250 ok",
+            "503 5.5.1 Bad sequence"
+        ]
+    );
+}

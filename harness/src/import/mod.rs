@@ -431,6 +431,7 @@ fn render_with_notes(
     let mut auth_seen = false;
     let mut auth_before_starttls = false;
     let mut quit_after: Option<u16> = None;
+    let mut last_verb = String::new();
     let mut i = 0;
     while i < entries.len() {
         match &entries[i].item {
@@ -454,6 +455,7 @@ fn render_with_notes(
                     .next()
                     .unwrap_or("")
                     .to_ascii_uppercase();
+                last_verb.clone_from(&verb);
                 let glob = if in_sasl || last_code == Some(334) {
                     "*".to_owned()
                 } else {
@@ -512,8 +514,9 @@ fn render_with_notes(
                         advertised_auth = true;
                     }
                 }
-                let ehlo_reply =
-                    lines.len() > 1 && lines.iter().all(|(_, l, _)| l.starts_with("250"));
+                let ehlo_reply = last_verb == "EHLO"
+                    && lines.len() > 1
+                    && lines.iter().all(|(_, l, _)| l.starts_with("250"));
                 let mut added_auth = None;
                 if let (true, false, Some(mech)) = (ehlo_reply, advertised_auth, &next_auth) {
                     added_auth = Some(format!("250-AUTH {mech}"));
