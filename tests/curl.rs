@@ -8,8 +8,7 @@
 mod external;
 
 use external::{
-    CA_PEM, SERVER_WAIT, TempFile, assert_in_order, inline, only_session, run_client, server,
-    shipped,
+    CA_PEM, TempFile, assert_in_order, inline, only_session, run_client, server, shipped,
 };
 use smtp_harness::FakeSmtpServer;
 
@@ -108,17 +107,8 @@ async fn success_scenario_curl_uploads_the_file_through_starttls_and_auth_byte_f
 
     // Assert
     assert_eq!(curl.code(), Some(0), "{curl}");
-    let messages = server
-        .wait_for_messages(1, SERVER_WAIT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{curl}"));
-    assert_eq!(messages.len(), 1, "{messages:#?}");
-    let message = &messages[0];
+    let message = &external::alices_message(&server, &curl).await;
     assert_eq!(message.helo.as_deref(), Some("client.example"));
-    assert_eq!(message.mail_from, "a@example.com");
-    assert_eq!(message.rcpt_to, ["b@example.com"]);
-    assert!(message.tls, "the message must arrive inside TLS");
-    assert_eq!(message.authenticated_as.as_deref(), Some("alice"));
     // curl stuffs ".hidden" to "..hidden" on the wire; the server must give back the file as is.
     assert_eq!(
         message.data_str(),
@@ -164,15 +154,8 @@ async fn implicit_tls_curl_smtps_authenticates_with_plain_and_delivers() {
 
     // Assert
     assert_eq!(curl.code(), Some(0), "{curl}");
-    let messages = server
-        .wait_for_messages(1, SERVER_WAIT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{curl}"));
-    assert_eq!(messages[0].mail_from, "a@example.com");
-    assert_eq!(messages[0].rcpt_to, ["b@example.com"]);
-    assert!(messages[0].tls);
-    assert_eq!(messages[0].authenticated_as.as_deref(), Some("alice"));
-    assert_eq!(messages[0].data_str(), String::from_utf8_lossy(MESSAGE));
+    let message = external::alices_message(&server, &curl).await;
+    assert_eq!(message.data_str(), String::from_utf8_lossy(MESSAGE));
     let record = only_session(&server).await;
     let log = record.transcript.to_string();
     // TLS comes before the greeting, and no STARTTLS is needed.

@@ -115,16 +115,7 @@ async fn success_scenario_swaks_delivers_one_message_through_starttls_and_auth_w
 
     // Assert
     assert_eq!(swaks.code(), Some(0), "{swaks}");
-    let messages = server
-        .wait_for_messages(1, SERVER_WAIT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{swaks}"));
-    assert_eq!(messages.len(), 1, "{messages:#?}");
-    let message = &messages[0];
-    assert_eq!(message.mail_from, "a@example.com");
-    assert_eq!(message.rcpt_to, ["b@example.com"]);
-    assert!(message.tls, "the message must arrive inside TLS");
-    assert_eq!(message.authenticated_as.as_deref(), Some("alice"));
+    let message = &external::alices_message(&server, &swaks).await;
     // swaks sends the lines dot-stuffed ("..hidden", "...leading dot"); the server undoes it.
     let data = message.data_str();
     assert!(
@@ -216,14 +207,7 @@ async fn implicit_tls_swaks_tls_on_connect_authenticates_with_plain_and_delivers
 
     // Assert
     assert_eq!(swaks.code(), Some(0), "{swaks}");
-    let messages = server
-        .wait_for_messages(1, SERVER_WAIT)
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{swaks}"));
-    assert_eq!(messages[0].mail_from, "a@example.com");
-    assert_eq!(messages[0].rcpt_to, ["b@example.com"]);
-    assert!(messages[0].tls);
-    assert_eq!(messages[0].authenticated_as.as_deref(), Some("alice"));
+    external::alices_message(&server, &swaks).await;
     let record = only_session(&server).await;
     let log = record.transcript.to_string();
     // TLS comes before the greeting, and no STARTTLS is needed.

@@ -15,7 +15,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use smtp_harness::{FakeSmtpServer, Scenario, SessionRecord};
+use smtp_harness::{FakeSmtpServer, ReceivedMessage, Scenario, SessionRecord};
 
 /// How long a client process may run before it is killed and the test fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -242,4 +242,21 @@ pub fn assert_reference_535_transcript(
         "expectations broken: {:?}\n{log}",
         record.failures
     );
+}
+
+/// Waits for the one message a client delivered in the success scenarios and checks its
+/// envelope: from a@example.com to b@example.com, inside TLS, authenticated as alice.
+/// `client` (its output) is shown on failure.
+pub async fn alices_message(server: &FakeSmtpServer, client: &dyn fmt::Display) -> ReceivedMessage {
+    let messages = server
+        .wait_for_messages(1, SERVER_WAIT)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{client}"));
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let message = messages.into_iter().next().expect("one message");
+    assert_eq!(message.mail_from, "a@example.com");
+    assert_eq!(message.rcpt_to, ["b@example.com"]);
+    assert!(message.tls, "the message must arrive inside TLS");
+    assert_eq!(message.authenticated_as.as_deref(), Some("alice"));
+    message
 }
