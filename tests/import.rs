@@ -73,13 +73,9 @@ fn with_appliance_sender(scenario: &str) -> Scenario {
 }
 
 /// The server answered the client's AUTH LOGIN (and no MAIL before it) with the two-line 535.
+/// The two-line 535, after a clear AUTH LOGIN and before any MAIL.
 fn assert_535_after_auth(transcript: &smtp_harness::Transcript) {
-    let server_lines = transcript.server_lines();
-    let at = server_lines
-        .iter()
-        .position(|l| l == REPLY_535[0])
-        .unwrap_or_else(|| panic!("no 535 in {server_lines:?}"));
-    assert_eq!(server_lines[at..at + 2], REPLY_535);
+    assert_two_line_535(transcript);
     let log = transcript.to_string();
     let before_535 = &log[..log.find("535-5.7.1").expect("535 in the log")];
     assert!(before_535.contains(r#"<- "AUTH LOGIN\r\n""#), "{log}");
@@ -662,12 +658,13 @@ async fn msmtp_output_replayed_to_msmtp_fails_at_auth_with_the_535() {
 }
 
 /// The server sent the two-line 535, both lines in order.
+/// The server sent both lines of the reference's 535.
 fn assert_two_line_535(transcript: &smtp_harness::Transcript) {
     let lines = transcript.server_lines();
     let at = lines
         .iter()
         .position(|l| l == REPLY_535[0])
-        .expect("the 535");
+        .unwrap_or_else(|| panic!("no 535 in {lines:?}"));
     assert_eq!(lines[at..at + 2], REPLY_535);
 }
 
