@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use smtp_harness::certs::{self, CertSource};
+use smtp_harness::scenario::ScenarioFile;
 use smtp_harness::server::SessionRecord;
 use smtp_harness::{FakeSmtpServer, Render, Scenario};
 
@@ -113,10 +114,17 @@ struct ServeArgs {
     /// of the built-in ones.
     #[arg(long)]
     certs: Option<PathBuf>,
+    /// Serve this case of a persona file (`--case bad-password`) instead of the persona alone.
+    #[arg(long)]
+    case: Option<String>,
 }
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode> {
-    let scenario = match Scenario::from_file(&args.scenario) {
+    let loaded = match &args.case {
+        Some(case) => Scenario::from_file_case(&args.scenario, case),
+        None => Scenario::from_file(&args.scenario),
+    };
+    let scenario = match loaded {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -245,6 +253,10 @@ struct RunArgs {
     /// target/{debug,release}/appliance, or PATH).
     #[arg(long)]
     appliance: Option<PathBuf>,
+    /// Where the compatibility matrix of persona cases (vendor × case) is written, as
+    /// compatibility.md and compatibility.html.
+    #[arg(long, default_value = "smtp-harness-report")]
+    matrix_dir: PathBuf,
 }
 
 fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
@@ -269,10 +281,22 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?;
     }
     let mut scenarios = Vec::new();
+    let mut case_order: Vec<String> = Vec::new();
     let mut broken = 0;
     for file in &files {
-        match Scenario::from_file(file) {
-            Ok(s) => scenarios.push((file.display().to_string(), s)),
+        match ScenarioFile::from_file(file) {
+            Ok(loaded) if loaded.cases.is_empty() => {
+                scenarios.push((file.display().to_string(), loaded.persona));
+            }
+            Ok(loaded) => {
+                for case in loaded.cases {
+                    let name = case.case.clone().unwrap_or_default();
+                    if !case_order.contains(&name) {
+                        case_order.push(name.clone());
+                    }
+                    scenarios.push((format!("{}#{name}", file.display()), case));
+                }
+            }
             Err(e) => {
                 broken += 1;
                 eprintln!("error: {e}");
@@ -346,6 +370,24 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
         .collect();
     if senders.len() > 1 {
         println!("\n{}", report::matrix(&results));
+    }
+    let compat = run::compat::matrices(&results, &case_order);
+    if !compat.is_empty() {
+        for m in &compat {
+            println!("\n{}{}", m.to_text(), m.summary());
+        }
+        let dir = &args.matrix_dir;
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let (md, html) = (dir.join("compatibility.md"), dir.join("compatibility.html"));
+        std::fs::write(&md, run::compat::markdown(&compat))
+            .with_context(|| format!("cannot write {}", md.display()))?;
+        std::fs::write(&html, run::compat::html(&compat))
+            .with_context(|| format!("cannot write {}", html.display()))?;
+        println!(
+            "compatibility matrix written to {} and {}",
+            md.display(),
+            html.display()
+        );
     }
     if let Some(path) = &args.junit {
         let xml = report::junit(&results).context("cannot write the JUnit report")?;
@@ -468,8 +510,16 @@ fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {
     }
     let mut broken = 0;
     for file in &files {
-        match Scenario::from_file(file) {
-            Ok(s) => println!("ok      {}  ({})", file.display(), s.name),
+        match ScenarioFile::from_file(file) {
+            Ok(f) if f.cases.is_empty() => {
+                println!("ok      {}  ({})", file.display(), f.persona.name);
+            }
+            Ok(f) => println!(
+                "ok      {}  ({}; cases: {})",
+                file.display(),
+                f.persona.name,
+                f.case_names().join(", ")
+            ),
             Err(e) => {
                 broken += 1;
                 println!("broken  {e}");

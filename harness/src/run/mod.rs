@@ -5,8 +5,10 @@
 //! - `senders.rs`: the drivers (appliance, lettre, curl, swaks, a scenario's own command).
 //! - `judge.rs`: where the conversation failed, and whether that is the expected outcome.
 //! - `report.rs`: pass/fail lines, the step-by-step account of a failure, matrix, JUnit.
+//! - `compat.rs`: the vendor × case compatibility matrix (text, Markdown, HTML).
 //! - `redact.rs`: credentials out of what senders print.
 
+pub mod compat;
 pub mod judge;
 pub mod receiver;
 mod redact;
@@ -21,7 +23,7 @@ use crate::scenario::{Scenario, SenderKind, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
 pub use receiver::ApplianceReceiver;
-pub use report::{JobResult, Verdict};
+pub use report::{CaseLabel, JobResult, Verdict};
 pub use senders::{SenderError, Tools};
 
 /// One scenario to drive with one sender.
@@ -52,6 +54,7 @@ pub fn plan(
             .unwrap_or_default();
         let skip = |why: String| JobResult {
             scenario: name.clone(),
+            case: CaseLabel::of(&scenario),
             sender: only.unwrap_or(SenderKind::Appliance),
             verdict: Verdict::Skip(why),
             observed: String::new(),
@@ -135,6 +138,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
     let start = Instant::now();
     let fail = |problem: String| JobResult {
         scenario: job.name.clone(),
+        case: CaseLabel::of(&job.scenario),
         sender: job.sender,
         verdict: Verdict::Fail,
         observed: "not run".into(),
@@ -219,6 +223,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
     };
     JobResult {
         scenario: job.name.clone(),
+        case: CaseLabel::of(&job.scenario),
         sender: job.sender,
         verdict,
         observed: observed.describe(),

@@ -61,6 +61,7 @@ pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
     };
     JobResult {
         scenario: job.name.clone(),
+        case: super::CaseLabel::of(&job.scenario),
         sender: job.sender,
         verdict,
         observed,

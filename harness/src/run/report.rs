@@ -25,8 +25,10 @@ pub enum Verdict {
 /// The result of one scenario driven by one sender.
 #[derive(Clone, Debug)]
 pub struct JobResult {
-    /// The scenario file, as given.
+    /// The scenario file, as given (`FILE#CASE` for a case of a persona).
     pub scenario: String,
+    /// The persona and case, for a scenario made from a `case` section.
+    pub case: Option<CaseLabel>,
     /// The sender.
     pub sender: SenderKind,
     /// Pass, fail or skip.
@@ -41,6 +43,26 @@ pub struct JobResult {
     pub elapsed: std::time::Duration,
     /// The server's record of every connection the sender made.
     pub records: Vec<crate::server::SessionRecord>,
+}
+
+/// Which persona and case a scenario was made from (a row and a column of the
+/// compatibility matrix).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaseLabel {
+    /// The persona's name (its `name` setting, or the file stem): `Gmail`.
+    pub persona: String,
+    /// The case: `bad-password`.
+    pub case: String,
+}
+
+impl CaseLabel {
+    /// The label of a scenario made from a `case` section, `None` for any other.
+    pub fn of(scenario: &Scenario) -> Option<Self> {
+        scenario.case.as_ref().map(|case| CaseLabel {
+            persona: scenario.name.clone(),
+            case: case.clone(),
+        })
+    }
 }
 
 impl JobResult {

@@ -148,7 +148,7 @@ impl ScenarioBuilder {
                 message: format!("the rule for {} has no reply or action", rule.verb),
             });
         }
-        super::validate::validate(&self.scenario, ORIGIN)?;
+        super::validate::validate(&self.scenario, ORIGIN, 0)?;
         Ok(self.scenario)
     }
 }

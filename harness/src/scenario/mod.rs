@@ -53,7 +53,7 @@ use crate::reply::Reply;
 
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
-pub use parse::parse;
+pub use parse::{parse, parse_cases};
 pub use receiver::{NotifySpec, ReceiverSpec};
 pub use sender::{
     AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
@@ -97,6 +97,9 @@ pub struct Scenario {
     pub role: Role,
     /// Client role: what `smtp-harness run` starts to receive the conversation.
     pub receiver: Option<ReceiverSpec>,
+    /// The `case` section this scenario was made from (a persona combined with a failure,
+    /// `bad-password`), if any.
+    pub case: Option<String>,
 }
 
 /// Which side of the conversation a scenario plays.
@@ -334,14 +337,44 @@ impl Scenario {
             source,
         })?;
         let mut scenario = parse(&text, &path.display().to_string())?;
-        scenario.path = Some(path.to_path_buf());
-        if scenario.name.is_empty() {
-            scenario.name = path
+        scenario.name_after(path);
+        Ok(scenario)
+    }
+
+    /// Records the file a scenario came from, and names it after the file if it has no name.
+    fn name_after(&mut self, path: &Path) {
+        self.path = Some(path.to_path_buf());
+        if self.name.is_empty() {
+            self.name = path
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
         }
-        Ok(scenario)
+    }
+
+    /// Reads a file and returns its case `case` combined with the persona (the part above
+    /// the first `case` line): "gmail, bad password" is
+    /// `Scenario::from_file_case("scenarios/vendors/gmail.scn", "bad-password")`.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] for a broken file, or [`ScenarioError::Invalid`] if it has no such
+    /// case (the message lists the cases it has).
+    pub fn from_file_case(path: impl AsRef<Path>, case: &str) -> Result<Self, ScenarioError> {
+        let path = path.as_ref();
+        let file = ScenarioFile::from_file(path)?;
+        let names = file.case_names().join(", ");
+        file.cases
+            .into_iter()
+            .find(|c| c.case.as_deref() == Some(case))
+            .ok_or_else(|| ScenarioError::Invalid {
+                path: path.display().to_string(),
+                line: 1,
+                message: if names.is_empty() {
+                    format!("no case `{case}`: the file has no `case` sections")
+                } else {
+                    format!("no case `{case}`: the file has {names}")
+                },
+            })
     }
 
     /// Parses and validates scenario text (`origin` names it in errors, e.g. `<inline>`).
@@ -369,6 +402,7 @@ impl Scenario {
             outcome: None,
             role: Role::Server,
             receiver: None,
+            case: None,
         }
     }
 
@@ -377,6 +411,48 @@ impl Scenario {
         self.implicit_tls
             || self.script.iter().any(|s| s.kind == StepKind::Tls)
             || self.rules.iter().any(|r| r.actions.contains(&Action::Tls))
+    }
+}
+
+/// A scenario file with `case` sections: a vendor persona and the failures it combines with.
+///
+/// The part above the first `case NAME` line is the persona (greeting, EHLO lists, AUTH,
+/// the vendor's replies); each case adds `when` rules that are tried before the persona's,
+/// `expect` lines, a `sender` override and its `outcome`. A file without `case` lines is a
+/// persona with no cases.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScenarioFile {
+    /// The scenario above the first `case` line, on its own.
+    pub persona: Scenario,
+    /// Each case combined with the persona, in file order.
+    pub cases: Vec<Scenario>,
+}
+
+impl ScenarioFile {
+    /// Reads and validates a file, its persona and every case.
+    ///
+    /// # Errors
+    /// [`ScenarioError`] naming the file, line and column and what was expected.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let mut file = parse_cases(&text, &path.display().to_string())?;
+        file.persona.name_after(path);
+        for case in &mut file.cases {
+            case.name_after(path);
+        }
+        Ok(file)
+    }
+
+    /// The names of the cases, in file order.
+    pub fn case_names(&self) -> Vec<&str> {
+        self.cases
+            .iter()
+            .filter_map(|c| c.case.as_deref())
+            .collect()
     }
 }
 

@@ -43,6 +43,21 @@ struct Parser<'a> {
     open_rule_lines: Vec<(usize, String)>,
     seen_rule: bool,
     seen_step: bool,
+    /// Set while the lines of a `case` section are read.
+    case: Option<CaseState>,
+    /// How many of the rules, from the first, are a case's own (moved before the persona's).
+    case_rules: usize,
+}
+
+/// What the parser keeps while it reads one `case` section on top of the persona.
+struct CaseState {
+    /// Rules before this index are the persona's; the case's own come after and are moved
+    /// in front of them when the case ends.
+    persona_rules: usize,
+    /// The case gave its own `sender` line.
+    sender_seen: bool,
+    /// The case gave its own `outcome` line.
+    outcome_seen: bool,
 }
 
 /// Parses and validates scenario text; `origin` names the source in errors.
@@ -50,31 +65,162 @@ struct Parser<'a> {
 /// # Errors
 /// [`ScenarioError::Syntax`] or [`ScenarioError::Invalid`], naming line (and column).
 pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-    let mut parser = Parser {
-        origin,
-        scenario: Scenario {
-            name: String::new(),
-            ..Scenario::accept_all()
-        },
-        pending_lines: Vec::new(),
-        open_rule: None,
-        open_sender: false,
-        open_receiver: false,
-        open_rule_lines: Vec::new(),
-        seen_rule: false,
-        seen_step: false,
+    let sections = sections(text, origin)?;
+    let mut parser = Parser::new(origin);
+    parser.lines(&sections.persona)?;
+    parser.finish()
+}
+
+/// Parses a file that may hold `case` sections: the persona (everything before the first
+/// `case` line) and each case combined with it. Every part is validated.
+///
+/// # Errors
+/// [`ScenarioError::Syntax`] or [`ScenarioError::Invalid`], naming line (and column).
+pub fn parse_cases(text: &str, origin: &str) -> Result<super::ScenarioFile, ScenarioError> {
+    let sections = sections(text, origin)?;
+    let mut parser = Parser::new(origin);
+    parser.lines(&sections.persona)?;
+    let persona = parser.finish()?;
+    let mut cases = Vec::new();
+    for section in &sections.cases {
+        let mut parser = Parser::new(origin);
+        parser.lines(&sections.persona)?;
+        parser.flush_script_lines()?;
+        parser.close_rule()?;
+        parser.open_sender = false;
+        parser.open_receiver = false;
+        parser.case = Some(CaseState {
+            persona_rules: parser.scenario.rules.len(),
+            sender_seen: false,
+            outcome_seen: false,
+        });
+        parser.lines(&section.lines)?;
+        parser.close_rule()?;
+        let state = parser.case.take().expect("set above");
+        if !state.outcome_seen {
+            return Err(parser.invalid(
+                section.line,
+                format!(
+                    "case `{}` has no `outcome` line: say what the sender must conclude (`outcome failure at AUTH 535`)",
+                    section.name
+                ),
+            ));
+        }
+        let own = parser.scenario.rules.split_off(state.persona_rules);
+        parser.case_rules = own.len();
+        parser.scenario.rules.splice(0..0, own);
+        parser.scenario.case = Some(section.name.clone());
+        cases.push(parser.finish()?);
+    }
+    Ok(super::ScenarioFile { persona, cases })
+}
+
+/// A file's lines, split at its `case` lines.
+struct Sections<'t> {
+    persona: Vec<(usize, &'t str)>,
+    cases: Vec<CaseSection<'t>>,
+}
+
+/// The lines of one `case NAME` section.
+struct CaseSection<'t> {
+    line: usize,
+    name: String,
+    lines: Vec<(usize, &'t str)>,
+}
+
+/// Splits the text at its `case NAME` lines (at the start of a line), checking the names.
+fn sections<'t>(text: &'t str, origin: &str) -> Result<Sections<'t>, ScenarioError> {
+    let mut out = Sections {
+        persona: Vec::new(),
+        cases: Vec::new(),
     };
     for (index, raw) in text.lines().enumerate() {
-        parser.line(index + 1, raw.strip_suffix('\r').unwrap_or(raw))?;
+        let n = index + 1;
+        let raw = raw.strip_suffix('\r').unwrap_or(raw);
+        let is_case = raw == "case" || raw.starts_with("case ") || raw.starts_with("case\t");
+        if !is_case {
+            match out.cases.last_mut() {
+                Some(case) => case.lines.push((n, raw)),
+                None => out.persona.push((n, raw)),
+            }
+            continue;
+        }
+        let syntax = |column: usize, expected: &str, found: &str| ScenarioError::Syntax {
+            path: origin.to_owned(),
+            line: n,
+            column,
+            expected: expected.to_owned(),
+            found: if found.is_empty() {
+                "the end of the line".to_owned()
+            } else {
+                format!("{found:?}")
+            },
+        };
+        let words = split_words(raw.trim_end(), 1).map_err(|(col, msg)| syntax(col, msg, ""))?;
+        let name = match &words[1..] {
+            [] => return Err(syntax(6, "a case name such as bad-password", "")),
+            [w] if !w.quoted
+                && w.text
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') =>
+            {
+                w.text
+            }
+            [w] => {
+                return Err(syntax(
+                    w.column,
+                    "a case name of lower-case letters, digits and '-'",
+                    w.text,
+                ));
+            }
+            [_, extra, ..] => return Err(syntax(extra.column, "the end of the line", extra.text)),
+        };
+        if let Some(earlier) = out.cases.iter().find(|c| c.name == name) {
+            return Err(ScenarioError::Invalid {
+                path: origin.to_owned(),
+                line: n,
+                message: format!("case `{name}` is already defined on line {}", earlier.line),
+            });
+        }
+        out.cases.push(CaseSection {
+            line: n,
+            name: name.to_owned(),
+            lines: Vec::new(),
+        });
     }
-    parser.flush_script_lines()?;
-    parser.close_rule()?;
-    let scenario = parser.scenario;
-    super::validate::validate(&scenario, origin)?;
-    Ok(scenario)
+    Ok(out)
 }
 
 impl<'a> Parser<'a> {
+    fn new(origin: &'a str) -> Self {
+        Parser {
+            origin,
+            scenario: Scenario {
+                name: String::new(),
+                ..Scenario::accept_all()
+            },
+            pending_lines: Vec::new(),
+            open_rule: None,
+            open_sender: false,
+            open_receiver: false,
+            open_rule_lines: Vec::new(),
+            seen_rule: false,
+            seen_step: false,
+            case: None,
+            case_rules: 0,
+        }
+    }
+
+    fn lines(&mut self, lines: &[(usize, &str)]) -> Result<(), ScenarioError> {
+        lines.iter().try_for_each(|&(n, raw)| self.line(n, raw))
+    }
+
+    fn finish(mut self) -> Result<Scenario, ScenarioError> {
+        self.flush_script_lines()?;
+        self.close_rule()?;
+        super::validate::validate(&self.scenario, self.origin, self.case_rules)?;
+        Ok(self.scenario)
+    }
     fn syntax(&self, line: usize, column: usize, expected: &str, found: &str) -> ScenarioError {
         ScenarioError::Syntax {
             path: self.origin.to_owned(),
@@ -134,6 +280,9 @@ impl<'a> Parser<'a> {
         }
         self.close_rule()?;
         let line = raw.trim_end();
+        if self.case.is_some() {
+            self.case_line_allowed(n, line)?;
+        }
         if line.starts_with("S:") {
             self.script_started(n)?;
             if self.scenario.role == Role::Client {
@@ -256,6 +405,7 @@ impl<'a> Parser<'a> {
                 });
                 self.open_receiver = true;
             }
+            "sender" if self.case.is_some() => self.case_sender(n, keyword, rest)?,
             "sender" => {
                 if self.scenario.sender.is_some() {
                     return Err(self.invalid(
@@ -281,6 +431,13 @@ impl<'a> Parser<'a> {
                 self.open_sender = true;
             }
             "outcome" => {
+                if let Some(case) = self.case.as_mut() {
+                    if case.outcome_seen {
+                        return Err(self.invalid(n, "a case has one `outcome` line"));
+                    }
+                    case.outcome_seen = true;
+                    self.scenario.outcome = None;
+                }
                 if self.scenario.outcome.is_some() {
                     return Err(self.invalid(n, "a scenario has one `outcome` line"));
                 }
@@ -318,6 +475,63 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// In a `case` section only rules, expectations, a `sender` override and the outcome
+    /// are allowed: the persona above the first `case` has the settings and the script.
+    fn case_line_allowed(&self, n: usize, line: &str) -> Result<(), ScenarioError> {
+        let keyword = line.split_whitespace().next().unwrap_or("");
+        let allowed = matches!(keyword, "when" | "expect" | "sender" | "outcome");
+        if allowed {
+            return Ok(());
+        }
+        Err(self.invalid(
+            n,
+            format!(
+                "a case holds `when` rules, `expect` lines, a `sender` override and its `outcome`; `{keyword}` belongs to the persona, above the first `case` line"
+            ),
+        ))
+    }
+
+    /// A `sender` line inside a case: without names it overrides settings of the persona's
+    /// sender block; with names it replaces the block.
+    fn case_sender(
+        &mut self,
+        n: usize,
+        keyword: &Word<'_>,
+        rest: &[Word<'_>],
+    ) -> Result<(), ScenarioError> {
+        let case = self.case.as_mut().expect("only called in a case");
+        if case.sender_seen {
+            return Err(self.invalid(n, "a case has one `sender` line"));
+        }
+        case.sender_seen = true;
+        if rest.is_empty() {
+            if self.scenario.sender.is_none() {
+                return Err(self.invalid(
+                    n,
+                    "this `sender` line overrides the persona's sender block, but the persona has none: name the senders (`sender appliance`)",
+                ));
+            }
+        } else {
+            let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
+            let senders =
+                super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
+                    self.syntax(
+                        n,
+                        if col == 0 { keyword.column + 7 } else { col },
+                        &expected,
+                        found,
+                    )
+                })?;
+            self.scenario.sender = Some(super::SenderSpec {
+                line: n,
+                senders,
+                ..Default::default()
+            });
+        }
+        self.open_sender = true;
         Ok(())
     }
 

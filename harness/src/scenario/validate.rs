@@ -4,7 +4,14 @@
 use super::parse::SASL_MECHANISMS;
 use super::{Action, Scenario, ScenarioError, StepKind};
 
-pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), ScenarioError> {
+/// Checks that the scenario can be played. In a case combined with a persona, the first
+/// `case_rules` rules are the case's: they may shadow the persona's (that is their point),
+/// but not each other.
+pub(super) fn validate(
+    scenario: &Scenario,
+    origin: &str,
+    case_rules: usize,
+) -> Result<(), ScenarioError> {
     let invalid = |line: usize, message: String| ScenarioError::Invalid {
         path: origin.to_owned(),
         line,
@@ -128,7 +135,8 @@ pub(super) fn validate(scenario: &Scenario, origin: &str) -> Result<(), Scenario
                 ),
             ));
         }
-        if let Some(earlier) = scenario.rules[..i]
+        let rivals = if i >= case_rules { case_rules..i } else { 0..i };
+        if let Some(earlier) = scenario.rules[rivals]
             .iter()
             .find(|e| e.verb == rule.verb && (e.is_catch_all() || same_conditions(e, rule)))
         {
