@@ -4,6 +4,7 @@
 mod common;
 
 use smtp_harness::Scenario;
+use smtp_harness::scenario::{ScenarioFile, parse_cases};
 
 fn error(text: &str) -> String {
     Scenario::parse(text, "x.scn")
@@ -189,7 +190,8 @@ fn every_shipped_scenario_loads() {
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "scn") {
-                Scenario::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                // The persona and every `case` section combined with it.
+                ScenarioFile::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
                 count += 1;
             }
         }
@@ -223,4 +225,136 @@ fn a_scenario_reads_the_way_the_docs_say() {
     assert_eq!(s.rules[1].actions.len(), 2);
     assert_eq!(s.expectations.len(), 4);
     assert_eq!(s.expectations[3].line, 18);
+}
+
+/// A persona (the part above the first `case`) with two cases, as `scenarios/vendors/` has them.
+const PERSONA: &str = "name Acme\ncertificate valid\nS: 220 acme ESMTP\n\
+    when AUTH user=alice password=s3cret\n    S: 235 2.7.0 ok\n\
+    when AUTH\n    S: 535 5.7.8 persona says no\n\
+    sender appliance lettre\n    encryption starttls\n    auth login\n    user alice\n    password s3cret\n";
+
+fn case_error(cases: &str) -> String {
+    parse_cases(&format!("{PERSONA}{cases}"), "v.scn")
+        .expect_err("refused")
+        .to_string()
+}
+
+#[test]
+fn a_case_combines_the_persona_with_a_failure_whose_rules_come_first() {
+    let file = parse_cases(
+        &format!(
+            "{PERSONA}case success\noutcome success\n\
+             case bad-password\nwhen AUTH\n    S: 535 5.7.8 the case says no\n\
+             expect no MAIL\nsender\n    password wrong\noutcome failure at AUTH 535\n\
+             case plain-text\nsender swaks\n    encryption none\noutcome failure at MAIL 530\n"
+        ),
+        "v.scn",
+    )
+    .expect("parses");
+    assert_eq!(file.persona.case, None);
+    assert_eq!(file.persona.rules.len(), 2);
+    assert_eq!(file.case_names(), ["success", "bad-password", "plain-text"]);
+
+    let success = &file.cases[0];
+    assert_eq!(success.rules, file.persona.rules);
+    assert_eq!(success.sender, file.persona.sender);
+
+    let bad = &file.cases[1];
+    assert_eq!(bad.case.as_deref(), Some("bad-password"));
+    assert_eq!(bad.name, "Acme");
+    // The case's rule is tried before the persona's, which stay as they were.
+    assert_eq!(bad.rules.len(), 3);
+    assert_eq!(bad.rules[0].line, 16);
+    assert_eq!(bad.rules[1..], file.persona.rules[..]);
+    assert_eq!(bad.expectations.len(), 1);
+    // `sender` without names overrides one setting and keeps the rest.
+    let spec = bad.sender.as_ref().expect("sender");
+    assert_eq!(spec.password, "wrong");
+    assert_eq!(spec.user, "alice");
+    assert_eq!(spec.senders.len(), 2);
+
+    // `sender NAMES` replaces the block.
+    let plain = file.cases[2].sender.as_ref().expect("sender");
+    assert_eq!(plain.senders.len(), 1);
+    assert_eq!(plain.user, "");
+}
+
+#[test]
+fn broken_cases_are_refused_with_line_and_reason() {
+    for (cases, expected) in [
+        (
+            "case success\n",
+            "v.scn:13: case `success` has no `outcome` line: say what the sender must conclude (`outcome failure at AUTH 535`)",
+        ),
+        (
+            "case\noutcome success\n",
+            "v.scn:13:6: expected a case name such as bad-password, found the end of the line",
+        ),
+        (
+            "case Bad_Password\noutcome success\n",
+            r#"v.scn:13:6: expected a case name of lower-case letters, digits and '-', found "Bad_Password""#,
+        ),
+        (
+            "case a\noutcome success\ncase a\noutcome success\n",
+            "v.scn:15: case `a` is already defined on line 13",
+        ),
+        (
+            "case a\nhostname other.test\noutcome success\n",
+            "v.scn:14: a case holds `when` rules, `expect` lines, a `sender` override and its `outcome`; `hostname` belongs to the persona, above the first `case` line",
+        ),
+        (
+            "case a\nS: 421 busy\noutcome success\n",
+            "v.scn:14: a case holds `when` rules, `expect` lines, a `sender` override and its `outcome`; `S:` belongs to the persona, above the first `case` line",
+        ),
+        (
+            "case a\noutcome success\noutcome failure\n",
+            "v.scn:15: a case has one `outcome` line",
+        ),
+        (
+            "case a\nwhen AUTH\n    S: 535 one\nwhen AUTH\n    S: 535 two\noutcome success\n",
+            "v.scn:16: this rule can never match: the rule at line 14 answers every AUTH first (put the more specific rule first)",
+        ),
+        (
+            "case a\nsender\n    encryption sometimes\noutcome success\n",
+            r#"v.scn:15:16: expected none, starttls, starttls-opportunistic or tls, found "sometimes""#,
+        ),
+    ] {
+        assert_eq!(case_error(cases), expected, "{cases}");
+    }
+    // Overriding the sender block of a persona that has none.
+    let e = parse_cases(
+        "S: 220 hi\ncase a\nsender\n    auth none\noutcome success\n",
+        "v.scn",
+    )
+    .expect_err("refused")
+    .to_string();
+    assert_eq!(
+        e,
+        "v.scn:3: this `sender` line overrides the persona's sender block, but the persona has none: name the senders (`sender appliance`)"
+    );
+}
+
+#[test]
+fn a_case_is_picked_by_name_and_a_missing_one_lists_the_cases() {
+    let dir = std::env::temp_dir().join(format!("smtp-harness-cases-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("acme.scn");
+    std::fs::write(
+        &path,
+        format!("{PERSONA}case success\noutcome success\ncase bad-password\nwhen AUTH\n    S: 535 no\noutcome failure at AUTH 535\n"),
+    )
+    .expect("write");
+    let bad = Scenario::from_file_case(&path, "bad-password").expect("the case");
+    assert_eq!(bad.case.as_deref(), Some("bad-password"));
+    assert_eq!(bad.rules.len(), 3);
+    // The file alone is the persona.
+    assert_eq!(Scenario::from_file(&path).expect("persona").rules.len(), 2);
+    let e = Scenario::from_file_case(&path, "throttled")
+        .expect_err("no such case")
+        .to_string();
+    assert!(
+        e.ends_with("no case `throttled`: the file has success, bad-password"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
 }
