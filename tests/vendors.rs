@@ -1,0 +1,272 @@
+//! The vendor personas of `scenarios/vendors/`: every reply text cites where it was published,
+//! a persona combines with a failure ("gmail, bad password") in the library and the CLI, and
+//! `smtp-harness run --sender appliance scenarios/vendors/` is a vendor check in one command:
+//! the compatibility matrix (vendor × case → outcome) printed and written as Markdown and HTML.
+
+mod common;
+#[path = "common/lettre_sender.rs"]
+mod lettre_sender;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{WAIT, repo, server};
+use lettre::transport::smtp::authentication::Mechanism;
+use lettre_sender::{Mode, message, send, transport};
+use smtp_harness::Scenario;
+use smtp_harness::scenario::ScenarioFile;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
+
+/// The persona files, sorted.
+fn vendor_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo("scenarios/vendors"))
+        .expect("scenarios/vendors/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "scn"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn at_least_twelve_vendors_each_with_a_success_and_failures() {
+    let files = vendor_files();
+    assert!(files.len() >= 12, "only {} personas", files.len());
+    for file in &files {
+        let loaded = ScenarioFile::from_file(file).unwrap_or_else(|e| panic!("{e}"));
+        let names = loaded.case_names();
+        assert!(names.contains(&"success"), "{}: no success case", file.display());
+        assert!(names.len() >= 4, "{}: only {names:?}", file.display());
+        // The persona alone is servable: it greets and answers EHLO as the vendor does.
+        assert!(!loaded.persona.script.is_empty(), "{}: no greeting", file.display());
+        assert!(
+            loaded.persona.rules.iter().any(|r| r.verb == "EHLO"),
+            "{}: no EHLO list",
+            file.display()
+        );
+    }
+}
+
+/// A file's source keys: `#   [key] https://…` lines (the key's line must carry an address).
+fn sources(text: &str) -> BTreeMap<String, usize> {
+    let mut keys = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.strip_prefix('#').map(str::trim_start) else {
+            continue;
+        };
+        if let Some((key, after)) = rest.strip_prefix('[').and_then(|r| r.split_once(']'))
+            && (after.contains("http") || after.contains("github.com/"))
+        {
+            keys.insert(key.to_owned(), i + 1);
+        }
+    }
+    keys
+}
+
+/// The `[key]`s a comment names (lower case, digits, `-`, `.` and `_`, with a letter; other
+/// bracketed text, such as `[127.0.0.1]` or a quoted `[InternalId=…]`, is not a key).
+fn cited_keys(comment: &str) -> Vec<&str> {
+    comment
+        .split('[')
+        .skip(1)
+        .filter_map(|s| s.split_once(']').map(|(k, _)| k))
+        .filter(|k| {
+            k.chars().any(|c| c.is_ascii_lowercase())
+                && k.chars().all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '.' | '_')
+                })
+        })
+        .collect()
+}
+
+/// The comment lines that speak for line `i`: the ones right above it, or in a case, above its
+/// `case` line and `sender` override.
+fn comments_above<'t>(lines: &[&'t str], i: usize) -> Vec<&'t str> {
+    let mut comments = Vec::new();
+    let mut j = i;
+    while j > 0 {
+        j -= 1;
+        let line = lines[j];
+        if line.starts_with('#') {
+            comments.push(line);
+        } else if line.starts_with("case ") || line.starts_with("sender") {
+            continue;
+        } else if line.starts_with(' ') {
+            // The settings of a `sender` override belong to the case header; a rule's body
+            // ends the search.
+            let mut k = j;
+            while k > 0 && lines[k].starts_with(' ') {
+                k -= 1;
+            }
+            if !lines[k].starts_with("sender") {
+                break;
+            }
+            j = k + 1;
+        } else {
+            break;
+        }
+    }
+    comments
+}
+
+#[test]
+fn every_reply_text_cites_where_it_was_published() {
+    for file in vendor_files() {
+        let text = std::fs::read_to_string(&file).expect("readable");
+        let keys = sources(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            // Every rule and the greeting: what the vendor says.
+            let cites_needed = line.starts_with("when ") || line.starts_with("S:");
+            if !cites_needed || (line.starts_with("S:") && i > 0 && lines[i - 1].starts_with("S:"))
+            {
+                continue;
+            }
+            let comments = comments_above(&lines, i);
+            let here = format!("{}:{}", file.display(), i + 1);
+            assert!(
+                !comments.is_empty(),
+                "{here}: `{line}` has no comment citing its source"
+            );
+            let comment = comments.join(" ");
+            let cited = cited_keys(&comment);
+            assert!(
+                comment.contains("http") || !cited.is_empty(),
+                "{here}: the comment above `{line}` names no source ([key] or address)"
+            );
+            for key in cited {
+                assert!(
+                    keys.contains_key(key),
+                    "{here}: [{key}] is not among the file's sources"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn gmail_with_a_bad_password_is_a_persona_combined_with_a_failure() {
+    let gmail = repo("scenarios/vendors/gmail.scn");
+    let good = ("alice@example.com", "app-password", Mechanism::Login);
+    let mail = || message(&["admin@example.com"], "Hello.\r\n");
+
+    // The persona alone behaves as Gmail: the right app password is accepted.
+    let persona = server(Scenario::from_file(&gmail).expect("persona")).await;
+    let lettre = transport(persona.port(), Mode::StartTlsRequired, Some(good));
+    send(&lettre, mail()).await.expect("Gmail accepts the app password");
+
+    // "gmail, bad password": the same credentials meet Gmail's 535.
+    let bad = Scenario::from_file_case(&gmail, "bad-password").expect("the case");
+    let case = server(bad).await;
+    let lettre = transport(case.port(), Mode::StartTlsRequired, Some(good));
+    let e = send(&lettre, mail()).await.expect_err("refused");
+    let said = e.to_string();
+    assert!(said.contains("Username and Password not accepted"), "{said}");
+    assert!(e.is_permanent(), "{said}");
+    let sessions = case.wait_for_sessions(1, WAIT).await.expect("closed");
+    let log = sessions[0].transcript.to_string();
+    assert!(log.contains("TLS connection started"), "{log}");
+    assert!(log.contains("-> \"535-5.7.8 Username and Password not accepted."), "{log}");
+    assert!(case.messages().is_empty());
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+async fn smtp_harness(args: &[&str]) -> Run {
+    let out = Command::new(BIN)
+        .args(args)
+        .current_dir(repo(""))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(WAIT * 12, out)
+        .await
+        .expect("finishes in time")
+        .expect("runs");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn the_vendor_check_is_one_command_and_writes_the_matrix() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let r = smtp_harness(&[
+        "run",
+        "--sender",
+        "appliance",
+        "scenarios/vendors/",
+        "--matrix-dir",
+        out,
+    ])
+    .await;
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    let files = vendor_files();
+    let cases: usize = files
+        .iter()
+        .map(|f| ScenarioFile::from_file(f).expect("loads").cases.len())
+        .sum();
+    let passed = r.stdout.lines().filter(|l| l.starts_with("PASS ")).count();
+    assert_eq!(passed, cases, "{}", r.stdout);
+    assert!(
+        r.stdout
+            .contains(&format!("appliance: {} vendors × ", files.len())),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("compatibility matrix written to"), "{}", r.stdout);
+
+    let markdown =
+        std::fs::read_to_string(dir.path().join("compatibility.md")).expect("Markdown written");
+    let html =
+        std::fs::read_to_string(dir.path().join("compatibility.html")).expect("HTML written");
+    for file in &files {
+        let persona = ScenarioFile::from_file(file).expect("loads").persona.name;
+        assert!(markdown.contains(&format!("| {persona} (`")), "{persona}");
+        assert!(html.contains(&format!("<tr><th>{persona}<br>")), "{persona}");
+    }
+    let table_rows = || markdown.lines().filter(|l| l.starts_with("| "));
+    assert!(table_rows().all(|l| !l.contains('❌')), "{markdown}");
+    assert_eq!(
+        table_rows().map(|l| l.matches('✅').count()).sum::<usize>(),
+        cases,
+        "{markdown}"
+    );
+    assert!(!html.contains("<td class=\"fail\""), "{html}");
+    assert_eq!(
+        html.matches("<td class=\"pass\"").count(),
+        cases,
+        "one green cell per case"
+    );
+    common::assert_snapshot(
+        "vendors__compatibility",
+        "smtp-harness run --sender appliance scenarios/vendors/: compatibility.md",
+        &[],
+        markdown,
+    );
+}
+
+#[tokio::test]
+async fn serve_plays_a_case_and_names_the_cases_when_asked_for_a_missing_one() {
+    let r = smtp_harness(&[
+        "serve",
+        "scenarios/vendors/gmail.scn",
+        "--case",
+        "no-such-case",
+    ])
+    .await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no case `no-such-case`: the file has success, bad-password"),
+        "{}",
+        r.stderr
+    );
+}
