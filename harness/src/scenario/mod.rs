@@ -23,6 +23,10 @@
 //! For `smtp-harness run`, a `sender` block names the senders that drive the scenario and their
 //! settings, and `outcome` what they must conclude (see [`SenderSpec`]).
 //!
+//! A file may end in `case NAME` sections (a vendor persona and its failures, see
+//! [`ScenarioFile`]): each case adds rules tried before the ones above, expectations, a `sender`
+//! override and its own `outcome`.
+//!
 //! Anything neither scripted nor ruled gets sane RFC 5321 behaviour from the server. Settings come
 //! first: `name`, `hostname`, `certificate VARIANT` (see [`crate::certs::CertVariant`]),
 //! `implicit-tls`, `timeout 30s` (idle timeout) and `size N` (the SIZE limit).
