@@ -289,11 +289,9 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
                 scenarios.push((file.display().to_string(), loaded.persona));
             }
             Ok(loaded) => {
+                merge_case_order(&mut case_order, &loaded.case_names());
                 for case in loaded.cases {
                     let name = case.case.clone().unwrap_or_default();
-                    if !case_order.contains(&name) {
-                        case_order.push(name.clone());
-                    }
                     scenarios.push((format!("{}#{name}", file.display()), case));
                 }
             }
@@ -399,6 +397,25 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Adds a file's case names to the matrix's column order: a new name goes right after the
+/// case it follows in the file (so `app-password-required`, first seen after `bad-password`,
+/// sits next to it), or first if it is the file's first case.
+fn merge_case_order(order: &mut Vec<String>, names: &[&str]) {
+    for (i, name) in names.iter().enumerate() {
+        if order.iter().any(|o| o == name) {
+            continue;
+        }
+        let at = match i.checked_sub(1) {
+            Some(before) => order
+                .iter()
+                .position(|o| o == names[before])
+                .map_or(order.len(), |p| p + 1),
+            None => 0,
+        };
+        order.insert(at, (*name).to_owned());
+    }
 }
 
 /// A progress bar on stderr for long runs in a terminal (hidden under CI or when piped).
