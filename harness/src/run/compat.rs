@@ -313,19 +313,19 @@ pub fn html(matrices: &[CompatMatrix]) -> String {
         let _ = write!(
             out,
             "<h2>{}</h2>\n<p>{}</p>\n<table>\n<thead><tr><th>vendor</th>",
-            html_escape(m.sender.name()),
-            html_escape(&m.summary())
+            html_escape::encode_text(m.sender.name()),
+            html_escape::encode_text(&m.summary())
         );
         for c in &m.cases {
-            let _ = write!(out, "<th>{}</th>", html_escape(c));
+            let _ = write!(out, "<th>{}</th>", html_escape::encode_text(c));
         }
         out.push_str("</tr></thead>\n<tbody>\n");
         for row in &m.rows {
             let _ = write!(
                 out,
                 "<tr><th>{}<br><code>{}</code></th>",
-                html_escape(&row.persona),
-                html_escape(&row.file)
+                html_escape::encode_text(&row.persona),
+                html_escape::encode_text(&row.file)
             );
             for cell in &row.cells {
                 match cell {
@@ -339,9 +339,9 @@ pub fn html(matrices: &[CompatMatrix]) -> String {
                         let _ = write!(
                             out,
                             "<td class=\"{class}\" title=\"{}\">{} {}</td>",
-                            html_escape(&c.why()),
+                            html_escape::encode_double_quoted_attribute(&c.why()),
                             mark(&c.verdict),
-                            html_escape(&c.short())
+                            html_escape::encode_text(&c.short())
                         );
                     }
                     None => out.push_str("<td class=\"none\">—</td>"),
@@ -352,22 +352,6 @@ pub fn html(matrices: &[CompatMatrix]) -> String {
         out.push_str("</tbody>\n</table>\n");
     }
     out.push_str("</body>\n</html>\n");
-    out
-}
-
-/// Escapes text for HTML element content and double-quoted attributes.
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
     out
 }
 
@@ -397,7 +381,7 @@ mod tests {
             sender: SenderKind::Appliance,
             verdict,
             observed: observed.into(),
-            problems: vec!["expected failure at AUTH 535, got success".into()],
+            problems: vec!["expected \"failure at AUTH 535\", got <success>".into()],
             details: String::new(),
             elapsed: std::time::Duration::ZERO,
             records: Vec::new(),
@@ -446,12 +430,15 @@ mod tests {
         let md = markdown(&all);
         assert!(md.contains("| B <&> \"\\|\" (`v/b.scn`) |"), "{md}");
         assert!(
-            md.contains("- Alpha, bad-password: expected failure at AUTH 535"),
+            md.contains("- Alpha, bad-password: expected \"failure at AUTH 535\", got <success>"),
             "{md}"
         );
         let page = html(&all);
-        assert!(page.contains("B &lt;&amp;&gt; &quot;|&quot;"), "{page}");
+        assert!(page.contains("<th>B &lt;&amp;&gt; \"|\"<br>"), "{page}");
         assert!(!page.contains("B <&>"), "{page}");
-        assert!(page.contains("<td class=\"fail\""), "{page}");
+        assert!(
+            page.contains("<td class=\"fail\" title=\"expected &quot;failure at AUTH 535&quot;, got &lt;success&gt;\">"),
+            "{page}"
+        );
     }
 }

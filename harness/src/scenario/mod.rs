@@ -336,10 +336,7 @@ impl Scenario {
     /// [`ScenarioError`] naming the file, line and column and what was expected.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read(path)?;
         let mut scenario = parse(&text, &path.display().to_string())?;
         scenario.name_after(path);
         Ok(scenario)
@@ -418,6 +415,14 @@ impl Scenario {
     }
 }
 
+/// Reads a scenario file's text, naming the file in the error.
+fn read(path: &Path) -> Result<String, ScenarioError> {
+    std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
 /// A scenario file with `case` sections: a vendor persona and the failures it combines with.
 ///
 /// The part above the first `case NAME` line is the persona (greeting, EHLO lists, AUTH,
@@ -439,10 +444,7 @@ impl ScenarioFile {
     /// [`ScenarioError`] naming the file, line and column and what was expected.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = read(path)?;
         let mut file = parse_cases(&text, &path.display().to_string())?;
         file.persona.name_after(path);
         for case in &mut file.cases {

@@ -413,21 +413,7 @@ impl<'a> Parser<'a> {
                         "a scenario has one `sender` line (list every sender on it)",
                     ));
                 }
-                let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-                let senders =
-                    super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
-                        self.syntax(
-                            n,
-                            if col == 0 { keyword.column + 7 } else { col },
-                            &expected,
-                            found,
-                        )
-                    })?;
-                self.scenario.sender = Some(super::SenderSpec {
-                    line: n,
-                    senders,
-                    ..Default::default()
-                });
+                self.scenario.sender = Some(self.sender_line(n, keyword, rest)?);
                 self.open_sender = true;
             }
             "outcome" => {
@@ -515,24 +501,33 @@ impl<'a> Parser<'a> {
                 ));
             }
         } else {
-            let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-            let senders =
-                super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
-                    self.syntax(
-                        n,
-                        if col == 0 { keyword.column + 7 } else { col },
-                        &expected,
-                        found,
-                    )
-                })?;
-            self.scenario.sender = Some(super::SenderSpec {
-                line: n,
-                senders,
-                ..Default::default()
-            });
+            self.scenario.sender = Some(self.sender_line(n, keyword, rest)?);
         }
         self.open_sender = true;
         Ok(())
+    }
+
+    /// A `sender NAMES` line: a new sender block with default settings.
+    fn sender_line(
+        &self,
+        n: usize,
+        keyword: &Word<'_>,
+        rest: &[Word<'_>],
+    ) -> Result<super::SenderSpec, ScenarioError> {
+        let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
+        let senders = super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
+            self.syntax(
+                n,
+                if col == 0 { keyword.column + 7 } else { col },
+                &expected,
+                found,
+            )
+        })?;
+        Ok(super::SenderSpec {
+            line: n,
+            senders,
+            ..Default::default()
+        })
     }
 
     fn script_started(&mut self, n: usize) -> Result<(), ScenarioError> {
