@@ -9,12 +9,11 @@
 //! client (lettre, or a raw client that sends what the customer's client sent), which must hit
 //! the same failure: the same step, the same code, the same text.
 //!
-//! Three published samples do not import as they are (see their tests): PHPMailer's HTML debug
-//! output glues the lines of a multi-line reply together; Python 2 smtplib prints its reply
-//! summary over several lines (and the sample carries a shell prompt and the author's notes); the
-//! swaks sample carries a line the reporter put in place of the AUTH payload. The tests assert
-//! what works on them (detection, the lines read, the sample's wire lines imported and replayed);
-//! the gaps are reported, not hidden.
+//! Three samples first showed the importer gaps, now closed and guarded here: PHPMailer's HTML
+//! debug output glues the lines of a multi-line reply together; Python 2 smtplib prints its reply
+//! summary over several lines (and the sample carries a shell prompt, the author's notes and a
+//! traceback); the swaks sample carries a line the reporter put in place of the AUTH payload. An
+//! RFC-style indented transcript imports as the flush one does.
 
 mod common;
 #[path = "common/lettre_sender.rs"]
@@ -24,7 +23,7 @@ use std::path::PathBuf;
 
 use common::{RawClient, WAIT};
 use lettre::transport::smtp::authentication::Mechanism;
-use smtp_harness::import::{Format, Imported, Item, detect, import_bytes, import_file, parse_as};
+use smtp_harness::import::{Format, Imported, detect, import_bytes, import_file};
 use smtp_harness::{FakeSmtpServer, Scenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
@@ -261,35 +260,25 @@ fn curl_sample_imported_by_the_command_line_is_the_same_scenario_and_passes_chec
 // swaks: https://github.com/jetmore/swaks/issues/15, Amazon SES's 530 to AUTH in clear text
 
 const SES_530: &str = "530 Must issue a STARTTLS command first";
-/// The line the reporter put where swaks printed the AUTH PLAIN payload. swaks never prints it,
-/// and the importer stops at it (reported): the tests import the sample without that one line.
+/// The line the reporter put where swaks printed the AUTH PLAIN payload (swaks never prints
+/// it): the importer passes over it, as over swaks' own `***` lines.
 const REPORTERS_REDACTION: &str = "****credentials removed***********";
 
-fn swaks_sample_without_the_reporters_redaction_line() -> Imported {
-    let text = published("swaks-aws-ses-530.txt");
+fn swaks_sample() -> Imported {
     assert_eq!(
-        text.lines().filter(|l| *l == REPORTERS_REDACTION).count(),
-        1
+        published("swaks-aws-ses-530.txt")
+            .lines()
+            .filter(|l| *l == REPORTERS_REDACTION)
+            .count(),
+        1,
+        "the sample as published has the reporter's line"
     );
-    let kept: String = text
-        .lines()
-        .filter(|l| *l != REPORTERS_REDACTION)
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let imported = import_bytes(
-        kept.as_bytes(),
-        "swaks-aws-ses-530.txt",
-        "swaks-aws-ses-530.txt",
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{kept}"));
-    assert_eq!(imported.format, Format::Swaks);
-    imported
+    import("swaks-aws-ses-530.txt", Format::Swaks)
 }
 
 #[test]
 fn swaks_sample_imports_with_both_530s_verbatim_and_the_quit_after_them() {
-    let imported = swaks_sample_without_the_reporters_redaction_line();
+    let imported = swaks_sample();
     let text = &imported.scenario;
 
     assert_eq!(
@@ -318,7 +307,7 @@ fn swaks_sample_imports_with_both_530s_verbatim_and_the_quit_after_them() {
 
 #[tokio::test]
 async fn swaks_sample_replayed_to_a_client_sending_what_swaks_sent_gets_both_530s() {
-    let scenario = load_from_file(&swaks_sample_without_the_reporters_redaction_line().scenario);
+    let scenario = load_from_file(&swaks_sample().scenario);
     let (server, mut c) = greeted(scenario).await;
 
     let greeting = c.reply().await;
@@ -343,7 +332,7 @@ async fn swaks_sample_replayed_to_a_client_sending_what_swaks_sent_gets_both_530
 
 #[tokio::test]
 async fn swaks_sample_replayed_to_lettre_fails_at_auth_with_the_same_530() {
-    let scenario = load_from_file(&swaks_sample_without_the_reporters_redaction_line().scenario);
+    let scenario = load_from_file(&swaks_sample().scenario);
     let server = common::server(scenario).await;
     let lettre = lettre_sender::transport(
         server.port(),
@@ -521,84 +510,112 @@ async fn phpmailer_wiki_sample_replayed_accepts_the_xoauth2_login_as_gmail_did()
 }
 
 #[test]
-fn phpmailer_html_output_with_glued_reply_lines_is_read_line_by_line() {
-    // What works on this sample: detection, and reading each line (the 535 after the two
-    // answers to 334). Making the scenario fails: PHPMailer's HTML debug output removed the
-    // line breaks inside the 220 and 250 replies, so "220-… 220-… 220 and/or bulk e-mail." is
-    // one line that begins a reply and never ends it (reported; the importer says "please
-    // report this input").
-    let text = read("phpmailer-exim-535.txt");
-    assert_eq!(detect(&text), Some(Format::Phpmailer));
-
-    let entries = parse_as(Format::Phpmailer, &text, "phpmailer-exim-535.txt")
-        .expect("every line is PHPMailer's");
-
-    let items: Vec<&Item> = entries.iter().map(|e| &e.item).collect();
-    let auth = items
-        .iter()
-        .position(|i| **i == Item::Client("AUTH LOGIN".into()))
-        .expect("AUTH LOGIN");
+fn phpmailer_html_output_with_glued_reply_lines_imports_line_by_line() {
+    // PHPMailer's HTML debug output removed the line breaks inside the 220 and 250 replies
+    // ("220-… 220-… 220 and/or bulk e-mail." on one line): the importer cuts them apart again.
+    let imported = import("phpmailer-exim-535.txt", Format::Phpmailer);
+    let text = &imported.scenario;
+    let ehlo_before = [
+        "250-ns17.admintekcr.net Hello ns17.admintekcr.net [190.112.221.83]",
+        "250-SIZE 52428800",
+        "250-8BITMIME",
+        "250-PIPELINING",
+        "250-AUTH PLAIN LOGIN",
+    ];
+    let mut expected = vec![
+        "220-ns17.admintekcr.net ESMTP Exim 4.84 #2 Mon, 10 Nov 2014 11:08:29 -0600",
+        "220-We do not authorize the use of this system to transport unsolicited,",
+        "220 and/or bulk e-mail.",
+    ];
+    expected.extend(ehlo_before);
+    expected.extend(["250-STARTTLS", "250 HELP", "220 TLS go ahead"]);
+    expected.extend(ehlo_before);
+    expected.extend([
+        "250 HELP",
+        "334 VXNlcm5hbWU6",
+        "334 UGFzc3dvcmQ6",
+        EXIM_535,
+        "221 ns17.admintekcr.net closing connection",
+    ]);
+    assert_eq!(s_lines(text), expected);
     assert_eq!(
-        items[auth..auth + 6],
+        c_lines(text),
         [
-            &Item::Client("AUTH LOGIN".into()),
-            &Item::Server("334 VXNlcm5hbWU6".into()),
-            &Item::Client("[redacted]".into()),
-            &Item::Server("334 UGFzc3dvcmQ6".into()),
-            &Item::Client("[redacted]".into()),
-            &Item::Server(EXIM_535.into()),
+            "EHLO*",
+            "STARTTLS",
+            "EHLO*",
+            "AUTH LOGIN*",
+            "*",
+            "*",
+            "QUIT"
         ]
     );
-    assert_eq!(
-        items.last(),
-        Some(&&Item::Server(
-            "221 ns17.admintekcr.net closing connection".into()
-        ))
+    assert_absent(text, &["redacted", "cuc.ac.cr"]);
+    load_from_file(text);
+}
+
+#[tokio::test]
+async fn phpmailer_html_sample_replayed_to_lettre_fails_at_auth_with_the_same_535_after_tls() {
+    let scenario = load_from_file(&import("phpmailer-exim-535.txt", Format::Phpmailer).scenario);
+    let server = common::server(scenario).await;
+    let lettre = lettre_sender::transport(
+        server.port(),
+        lettre_sender::Mode::StartTlsRequired,
+        Some(("user", "secret", Mechanism::Login)),
     );
-    // The 220 answering STARTTLS is taken as the handshake.
-    assert!(items.contains(&&Item::TlsStarted));
+
+    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
+        .await
+        .expect_err("the 535 fails the send");
+
+    assert_eq!(
+        error.status().map(|c| c.to_string()).as_deref(),
+        Some("535")
+    );
+    assert!(
+        error.to_string().contains("Incorrect authentication data"),
+        "{error}"
+    );
+    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
+    assert!(
+        records[0]
+            .transcript
+            .to_string()
+            .contains("TLS connection started")
+    );
+    assert!(
+        records[0]
+            .transcript
+            .server_lines()
+            .contains(&EXIM_535.to_owned())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
 // smtplib: https://zhjwpku.com/2017/02/14/smtp-auth-extension-not-supported-by-server.html
 
-#[test]
-fn smtplib_python2_sample_is_recognised_as_smtplib_output() {
-    // What works on this sample: it is recognised as smtplib's. Importing it stops at its first
-    // line that is no `send:`/`reply:` (the shell prompt), and after that at Python 2's
-    // multi-line "reply: retcode (250); Msg: …" summary, which smtplib itself prints at debug
-    // level 1 (reported).
-    let text = read("smtplib-gmail-no-starttls.txt");
-    assert_eq!(detect(&text), Some(Format::Smtplib));
-    assert_eq!(
-        detect(&published("smtplib-gmail-no-starttls.txt")),
-        Some(Format::Smtplib)
-    );
-}
-
-/// The lines of the smtplib sample that show the wire (`send: '…'`, `reply: '…'`), without the
-/// author's "   # Attention!" note on one of them.
-fn smtplib_wire_lines() -> String {
-    published("smtplib-gmail-no-starttls.txt")
-        .lines()
-        .filter(|l| l.starts_with("send: '") || l.starts_with("reply: '"))
-        .map(|l| format!("{}\n", l.trim_end_matches("   # Attention!")))
-        .collect()
+/// The smtplib sample imported as published: the shell prompt before it, the author's
+/// "# Attention!" notes, Python 2's multi-line `retcode` summary and the traceback are passed
+/// over.
+fn smtplib_sample() -> Imported {
+    let text = published("smtplib-gmail-no-starttls.txt");
+    for shown in [
+        "→ ~ $ ./testemail.py",
+        "# Attention!",
+        "reply: retcode (250); Msg:",
+        "Traceback",
+    ] {
+        assert!(
+            text.contains(shown),
+            "the sample as published has {shown:?}"
+        );
+    }
+    import("smtplib-gmail-no-starttls.txt", Format::Smtplib)
 }
 
 #[test]
-fn smtplib_python2_wire_lines_import_with_gmails_clear_text_list_verbatim() {
-    let wire = smtplib_wire_lines();
-    assert_eq!(wire.lines().count(), 9, "{wire}");
-
-    let imported = import_bytes(
-        wire.as_bytes(),
-        "smtplib-gmail-no-starttls.txt",
-        "smtplib-gmail-no-starttls.txt",
-        None,
-    )
-    .unwrap_or_else(|e| panic!("{e}\n{wire}"));
-
+fn smtplib_python2_sample_imports_with_gmails_clear_text_list_verbatim() {
+    let imported = smtplib_sample();
     assert_eq!(imported.format, Format::Smtplib);
     let text = &imported.scenario;
     // smtplib logs nothing before its first command: the importer adds a greeting.
@@ -617,7 +634,7 @@ fn smtplib_python2_wire_lines_import_with_gmails_clear_text_list_verbatim() {
         ]
     );
     assert_eq!(c_lines(text), ["EHLO*"]);
-    assert_absent(text, &["127.0.1.1", "Attention"]);
+    assert_absent(text, &["127.0.1.1", "Attention", "Traceback", "testemail"]);
     load_from_file(text);
 }
 
@@ -625,13 +642,7 @@ fn smtplib_python2_wire_lines_import_with_gmails_clear_text_list_verbatim() {
 async fn smtplib_sample_replayed_to_lettre_with_credentials_fails_before_any_auth_as_smtplib_did() {
     // Gmail's clear-text list has no AUTH: smtplib raised "SMTP AUTH extension not supported by
     // server."; lettre, without STARTTLS, finds no mechanism either and sends no AUTH.
-    let imported = import_bytes(
-        smtplib_wire_lines().as_bytes(),
-        "smtplib-gmail-no-starttls.txt",
-        "smtplib-gmail-no-starttls.txt",
-        None,
-    )
-    .expect("imports");
+    let imported = smtplib_sample();
     let server = common::server(load_from_file(&imported.scenario)).await;
     let lettre = lettre_sender::transport(
         server.port(),
@@ -691,6 +702,31 @@ fn rfc5321_example_imports_with_every_server_line_verbatim() {
     // The message content is not a command: the server reads it after its 354.
     assert_absent(text, &["Blah blah", "Smith@bar.com", "Green@foo.com"]);
     load_from_file(text);
+}
+
+#[test]
+fn rfc5321_example_indented_as_in_the_rfc_imports_the_same() {
+    let flush = import("transcript-rfc5321-d1.txt", Format::Transcript).scenario;
+    let indented: String = read("transcript-rfc5321-d1.txt")
+        .lines()
+        .map(|l| {
+            if l.starts_with('#') {
+                format!("{l}\n")
+            } else {
+                format!("      {l}\n")
+            }
+        })
+        .collect();
+    let imported = import_bytes(
+        indented.as_bytes(),
+        "transcript-rfc5321-d1.txt",
+        "transcript-rfc5321-d1.txt",
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}\n{indented}"));
+    assert_eq!(imported.format, Format::Transcript);
+    assert_eq!(s_lines(&imported.scenario), s_lines(&flush));
+    assert_eq!(c_lines(&imported.scenario), c_lines(&flush));
 }
 
 #[tokio::test]

@@ -573,7 +573,8 @@ fn render_with_notes(
         }
     }
 
-    crate::scenario::parse(&out, source).map_err(|e| {
+    // Positions in this error are the made scenario's, not the input's: say so.
+    crate::scenario::parse(&out, "the made scenario").map_err(|e| {
         ImportError::input(
             source,
             format!("the scenario made from it does not load ({e}); please report this input"),

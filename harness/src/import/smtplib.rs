@@ -2,6 +2,8 @@
 //! `send: b'EHLO x\r\n'`, `reply: b'250-…\r\n'`, and the summaries `reply: retcode (250); Msg:
 //! b'…'`, `data: (250, b'…')`, `connect: …` (ignored). Level 2 prefixes a timestamp.
 //! smtplib logs no TLS event: a `220` answering `STARTTLS` is taken as the handshake.
+//! Lines before the first `send:`/`reply:` (a shell prompt), a `# note` after a string, Python
+//! 2's multi-line `retcode` summary and a closing traceback are passed over.
 
 use super::{Entry, ImportError, Item, numbered, wire_lines};
 
@@ -32,17 +34,46 @@ pub(super) fn recognises(line: &str) -> bool {
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
     let mut entries = Vec::new();
+    let mut started = false;
+    // Reply lines read since the last `retcode` summary: Python 2 prints that summary's
+    // message over as many lines (`reply: retcode (250); Msg: mx Hello` then `SIZE 1000` …).
+    let mut reply_lines = 0usize;
+    let mut summary_lines_left = 0usize;
+    let mut traceback = Traceback::None;
     for (n, line) in numbered(text) {
         let b = body(line);
+        if !started {
+            // What came before the output (a shell prompt, the command) is not smtplib's.
+            started = recognises(line);
+            if !started {
+                continue;
+            }
+        }
+        if summary_lines_left > 0 && !recognises(line) {
+            summary_lines_left -= 1;
+            continue;
+        }
+        summary_lines_left = 0;
+        match traceback.next(line) {
+            Traceback::None => {}
+            state => {
+                traceback = state;
+                continue;
+            }
+        }
         if let Some(lit) = b.strip_prefix("send: ") {
+            reply_lines = 0;
             for l in wire_lines(&unquote_bytes(lit, path, n)?) {
                 entries.push(Entry::new(n, Item::Client(l)));
             }
         } else if let Some(lit) = b.strip_prefix("reply: ") {
             if lit.starts_with("retcode") {
+                summary_lines_left = reply_lines.saturating_sub(1);
+                reply_lines = 0;
                 continue;
             }
             for l in wire_lines(&unquote_bytes(lit, path, n)?) {
+                reply_lines += 1;
                 entries.push(Entry::new(n, Item::Server(l)));
             }
         } else if b.starts_with("data: ") || b.starts_with("connect: ") || b.starts_with("send: ") {
@@ -60,6 +91,28 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
     Ok(super::infer_tls(entries))
 }
 
+/// Where the parser is in a Python traceback that ends the output (the exception smtplib
+/// raised): the `Traceback …` line, its indented frames, then the exception's line.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Traceback {
+    None,
+    Frames,
+    Done,
+}
+
+impl Traceback {
+    /// The state after `line`; anything but `None` means the line belongs to a traceback.
+    fn next(self, line: &str) -> Traceback {
+        match self {
+            _ if line.starts_with("Traceback (most recent call last)") => Traceback::Frames,
+            Traceback::Frames if line.starts_with(char::is_whitespace) => Traceback::Frames,
+            // The exception's line (`smtplib.SMTPAuthenticationError: (535, …)`).
+            Traceback::Frames => Traceback::Done,
+            Traceback::None | Traceback::Done => Traceback::None,
+        }
+    }
+}
+
 /// Undoes Python's `repr` of bytes or str: `b'250 ok\r\n'`.
 fn unquote_bytes(lit: &str, path: &str, n: usize) -> Result<String, ImportError> {
     let bad = |what: &str| ImportError::line(path, n, format!("{what} in {lit}"));
@@ -69,12 +122,14 @@ fn unquote_bytes(lit: &str, path: &str, n: usize) -> Result<String, ImportError>
         .next()
         .filter(|c| *c == '\'' || *c == '"')
         .ok_or_else(|| bad("expected a quoted string"))?;
-    let inner = lit[1..]
-        .strip_suffix(quote)
-        .ok_or_else(|| bad("an unterminated string"))?;
-    let mut bytes = Vec::with_capacity(inner.len());
-    let mut chars = inner.chars();
+    let mut bytes = Vec::with_capacity(lit.len());
+    let mut chars = lit[1..].chars();
+    let mut closed = false;
     while let Some(c) = chars.next() {
+        if c == quote {
+            closed = true;
+            break;
+        }
         if c != '\\' {
             let mut buf = [0u8; 4];
             bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -96,6 +151,14 @@ fn unquote_bytes(lit: &str, path: &str, n: usize) -> Result<String, ImportError>
             }
             _ => return Err(bad("an unknown escape")),
         }
+    }
+    if !closed {
+        return Err(bad("an unterminated string"));
+    }
+    // Only a note may follow the string (`reply: b'250 ok\\r\\n'   # this one`).
+    let rest = chars.as_str().trim();
+    if !rest.is_empty() && !rest.starts_with('#') {
+        return Err(bad("text after the string"));
     }
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -21,8 +21,9 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
             if info.starts_with("TLS started") {
                 entries.push(Entry::new(n, Item::TlsStarted));
             }
-        } else if line.starts_with("*** ") {
-            // swaks' own complaint ("No authentication type succeeded").
+        } else if line.starts_with("***") {
+            // swaks' own complaint ("*** No authentication type succeeded"), or a line a
+            // reporter masked in swaks' style ("****credentials removed****").
         } else if let Some(rest) = ["<-  ", "<~  ", "<** ", "<~* "]
             .iter()
             .find_map(|p| line.strip_prefix(p))

@@ -1,9 +1,12 @@
 //! A plain transcript: `S: 220 …` server lines, `C: EHLO …` client lines, and `tls` (or
-//! `TLS started`) for the handshake; `#` comments.
+//! `TLS started`) for the handshake; `#` comments. Lines may be indented (as in RFC 5321's
+//! examples); the text after `S: ` is kept as it is.
 
 use super::{Entry, ImportError, Item, numbered};
 
 pub(super) fn recognises(line: &str) -> bool {
+    // Transcripts quoted from RFCs and mails are often indented.
+    let line = line.trim_start();
     line.starts_with("S: ") || line.starts_with("C: ") || line == "S:" || line == "C:"
 }
 
@@ -14,9 +17,9 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
         if trimmed.starts_with('#') {
             continue;
         }
-        if let Some(rest) = line.strip_prefix("S:") {
+        if let Some(rest) = trimmed.strip_prefix("S:") {
             entries.push(Entry::new(n, Item::Server(strip_one_space(rest))));
-        } else if let Some(rest) = line.strip_prefix("C:") {
+        } else if let Some(rest) = trimmed.strip_prefix("C:") {
             entries.push(Entry::new(n, Item::Client(strip_one_space(rest))));
         } else if trimmed.eq_ignore_ascii_case("tls") || trimmed.eq_ignore_ascii_case("TLS started")
         {
