@@ -51,7 +51,11 @@ fn at_least_twelve_vendors_each_with_a_success_and_failures() {
     for file in &files {
         let loaded = ScenarioFile::from_file(file).unwrap_or_else(|e| panic!("{e}"));
         let names = loaded.case_names();
-        assert!(names.contains(&"success"), "{}: no success case", file.display());
+        assert!(
+            names.contains(&"success"),
+            "{}: no success case",
+            file.display()
+        );
         assert!(names.len() >= 2, "{}: no failure case", file.display());
         for failure in FAILURES {
             if names.contains(&failure) {
@@ -190,7 +194,9 @@ async fn gmail_with_a_bad_password_is_a_persona_combined_with_a_failure() {
     // The persona alone behaves as Gmail: the right app password is accepted.
     let persona = server(Scenario::from_file(&gmail).expect("persona")).await;
     let lettre = transport(persona.port(), Mode::StartTlsRequired, Some(good));
-    send(&lettre, mail()).await.expect("Gmail accepts the app password");
+    send(&lettre, mail())
+        .await
+        .expect("Gmail accepts the app password");
 
     // "gmail, bad password": the same credentials meet Gmail's 535.
     let bad = Scenario::from_file_case(&gmail, "bad-password").expect("the case");
@@ -198,12 +204,18 @@ async fn gmail_with_a_bad_password_is_a_persona_combined_with_a_failure() {
     let lettre = transport(case.port(), Mode::StartTlsRequired, Some(good));
     let e = send(&lettre, mail()).await.expect_err("refused");
     let said = e.to_string();
-    assert!(said.contains("Username and Password not accepted"), "{said}");
+    assert!(
+        said.contains("Username and Password not accepted"),
+        "{said}"
+    );
     assert!(e.is_permanent(), "{said}");
     let sessions = case.wait_for_sessions(1, WAIT).await.expect("closed");
     let log = sessions[0].transcript.to_string();
     assert!(log.contains("TLS connection started"), "{log}");
-    assert!(log.contains("-> \"535-5.7.8 Username and Password not accepted."), "{log}");
+    assert!(
+        log.contains("-> \"535-5.7.8 Username and Password not accepted."),
+        "{log}"
+    );
     assert!(case.messages().is_empty());
 }
 
@@ -257,7 +269,11 @@ async fn the_vendor_check_is_one_command_and_writes_the_matrix() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("compatibility matrix written to"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("compatibility matrix written to"),
+        "{}",
+        r.stdout
+    );
 
     let markdown =
         std::fs::read_to_string(dir.path().join("compatibility.md")).expect("Markdown written");
@@ -266,7 +282,10 @@ async fn the_vendor_check_is_one_command_and_writes_the_matrix() {
     for file in &files {
         let persona = ScenarioFile::from_file(file).expect("loads").persona.name;
         assert!(markdown.contains(&format!("| {persona} (`")), "{persona}");
-        assert!(html.contains(&format!("<tr><th>{persona}<br>")), "{persona}");
+        assert!(
+            html.contains(&format!("<tr><th>{persona}<br>")),
+            "{persona}"
+        );
     }
     let table_rows = || markdown.lines().filter(|l| l.starts_with("| "));
     assert!(table_rows().all(|l| !l.contains('❌')), "{markdown}");
@@ -300,7 +319,8 @@ async fn serve_plays_a_case_and_names_the_cases_when_asked_for_a_missing_one() {
     .await;
     assert_eq!(r.code, Some(2), "{}", r.stderr);
     assert!(
-        r.stderr.contains("no case `no-such-case`: the file has success, bad-password"),
+        r.stderr
+            .contains("no case `no-such-case`: the file has success, bad-password"),
         "{}",
         r.stderr
     );
