@@ -54,6 +54,7 @@ use crate::reply::Reply;
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
 pub use parse::parse;
+pub(crate) use parse::parse_duration;
 pub use receiver::{NotifySpec, ReceiverSpec};
 pub use sender::{
     AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
