@@ -408,3 +408,72 @@ async fn an_implicit_tls_client_of_a_dead_upstream_gets_the_421_inside_tls() {
     let (code, _) = recorder.finish().await;
     assert_eq!(code, Some(1));
 }
+
+#[tokio::test]
+async fn without_once_each_connection_replaces_the_last_and_sigterm_prints_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start(Mode::Plain, dir.path()).await;
+    let mut child = Command::new(BIN)
+        .args(["record", "--upstream", &upstream.addr.to_string()])
+        .args(["--timeout", "10s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("smtp-harness record starts");
+    let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let first = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .expect("first line in time")
+        .expect("read")
+        .expect("a line");
+    let addr: std::net::SocketAddr = first
+        .strip_prefix("listening on ")
+        .expect("listening on ADDR")
+        .parse()
+        .expect("an address");
+
+    for hello in ["EHLO first.test", "HELO second.test"] {
+        let mut client = RawClient::connect(addr).await;
+        assert_eq!(client.reply().await.code, 220);
+        assert_eq!(client.cmd(hello).await.code, 250);
+        assert_eq!(client.cmd("QUIT").await.code, 221);
+        assert!(client.closed().await);
+    }
+    // Both connections are reported before the signal.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.starts_with("connection 2:")) {
+        let line = tokio::time::timeout(WAIT, stderr.next_line())
+            .await
+            .expect("a report in time")
+            .expect("read")
+            .unwrap_or_else(|| panic!("stderr ended: {seen:?}"));
+        seen.push(line);
+    }
+    let pid = child.id().expect("pid").to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    let mut printed = String::new();
+    while let Some(line) = tokio::time::timeout(WAIT, stdout.next_line())
+        .await
+        .expect("stdout in time")
+        .expect("read")
+    {
+        printed.push_str(&line);
+        printed.push('\n');
+    }
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("exits in time")
+        .expect("waited");
+    assert!(status.success(), "{status:?}");
+    assert!(printed.contains("(connection 2)"), "{printed}");
+    assert!(printed.contains("C: HELO*\n"), "{printed}");
+    assert!(!printed.contains("C: EHLO*\n"), "{printed}");
+    Scenario::parse(&printed, "<printed>").expect("the printed scenario loads");
+}

@@ -289,12 +289,12 @@ impl Relay<'_> {
             let idle = tokio::time::sleep(self.timeout());
             tokio::select! {
                 line = self.client.line(), if !hold_client => match line {
-                    Ok(Some(line)) => self.from_client(line).await?,
+                    Ok(Some(line)) => self.client_line(line).await?,
                     Ok(None) => return Err(self.client_gone(None)),
                     Err(e) => return Err(self.client_gone(Some(e.to_string()))),
                 },
                 line = self.upstream.line() => match line {
-                    Ok(Some(line)) => self.from_upstream(line).await?,
+                    Ok(Some(line)) => self.upstream_line(line).await?,
                     Ok(None) => return Err(self.upstream_gone(None).await),
                     Err(e) => return Err(self.upstream_gone(Some(e.to_string())).await),
                 },
@@ -346,7 +346,7 @@ impl Relay<'_> {
         }
     }
 
-    async fn to_upstream(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+    async fn send_upstream(&mut self, bytes: &[u8]) -> Result<(), Stop> {
         match self.upstream.write(bytes, self.timeout()).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self
@@ -355,17 +355,17 @@ impl Relay<'_> {
         }
     }
 
-    async fn to_client(&mut self, bytes: &[u8]) -> Result<(), Stop> {
+    async fn send_client(&mut self, bytes: &[u8]) -> Result<(), Stop> {
         match self.client.write(bytes, self.timeout()).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self.client_gone(Some(e.to_string()))),
         }
     }
 
-    async fn from_client(&mut self, line: Vec<u8>) -> Result<(), Stop> {
+    async fn client_line(&mut self, line: Vec<u8>) -> Result<(), Stop> {
         if let Some(octets) = self.in_data {
             let octets = octets + line.len();
-            self.to_upstream(&line).await?;
+            self.send_upstream(&line).await?;
             if line == b".\r\n" || line == b".\n" {
                 self.in_data = None;
                 self.awaiting += 1;
@@ -393,7 +393,7 @@ impl Relay<'_> {
             line: stored,
             secret_from,
         });
-        self.to_upstream(&line).await?;
+        self.send_upstream(&line).await?;
         self.awaiting += 1;
         if self.in_sasl {
             return Ok(());
@@ -424,20 +424,20 @@ impl Relay<'_> {
                 Err(_) => return Err(self.idle().await),
             };
             left -= piece.len();
-            self.to_upstream(&piece).await?;
+            self.send_upstream(&piece).await?;
         }
         self.transcript.push(Event::DataSent { bytes: size });
         Ok(())
     }
 
-    async fn from_upstream(&mut self, line: Vec<u8>) -> Result<(), Stop> {
+    async fn upstream_line(&mut self, line: Vec<u8>) -> Result<(), Stop> {
         self.transcript.push(Event::Server(line.clone()));
         let last = line.get(3) != Some(&b'-');
         let code = std::str::from_utf8(line.get(..3).unwrap_or_default())
             .ok()
             .and_then(|c| c.parse::<u16>().ok());
         let (Some(code), true) = (code, last) else {
-            return self.to_client(&line).await;
+            return self.send_client(&line).await;
         };
         self.awaiting = self.awaiting.saturating_sub(1);
         self.last_code = Some(code);
@@ -456,7 +456,7 @@ impl Relay<'_> {
                 return self.start_tls(&line).await;
             }
         }
-        self.to_client(&line).await
+        self.send_client(&line).await
     }
 
     /// The upstream said `220` to STARTTLS: TLS with the upstream, the `220` to the client,
@@ -478,7 +478,7 @@ impl Relay<'_> {
                     .await);
             }
         };
-        self.to_client(reply).await?;
+        self.send_client(reply).await?;
         if !self.client.buf.is_empty() {
             // Commands behind STARTTLS in clear text (command injection): never executed.
             let bytes = std::mem::take(&mut self.client.buf).len();
