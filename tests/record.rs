@@ -55,6 +55,11 @@ struct Upstream {
 
 impl Upstream {
     async fn start(mode: Mode, dir: &Path) -> Upstream {
+        Upstream::start_with(mode, dir, "valid").await
+    }
+
+    /// With the certificate variant `cert` (`certs/CERT.pem`) for TLS.
+    async fn start_with(mode: Mode, dir: &Path, cert: &str) -> Upstream {
         let spool = dir.join("spool");
         let mut cmd = Command::new(repo("scripts/upstreams/aiosmtpd-server.py"));
         cmd.arg("--spool").arg(&spool);
@@ -67,9 +72,9 @@ impl Upstream {
         };
         if !matches!(mode, Mode::Plain) {
             cmd.arg("--cert")
-                .arg(repo("certs/valid.pem"))
+                .arg(repo(&format!("certs/{cert}.pem")))
                 .arg("--key")
-                .arg(repo("certs/valid.key.pem"));
+                .arg(repo(&format!("certs/{cert}.key.pem")));
         }
         let mut child = cmd
             .stdout(Stdio::piped())
@@ -100,12 +105,16 @@ impl Recorder {
         let transcript = dir.join("recorded.log");
         let mut child = Command::new(BIN)
             .args(["record", "--once", "--upstream", upstream])
-            .args([
-                "--upstream-ca",
-                "certs/ca.pem",
-                "--upstream-name",
-                "localhost",
-            ])
+            .args(if extra.contains(&"--upstream-insecure") {
+                &[][..]
+            } else {
+                &[
+                    "--upstream-ca",
+                    "certs/ca.pem",
+                    "--upstream-name",
+                    "localhost",
+                ][..]
+            })
             .arg("-o")
             .arg(&scenario)
             .arg("--transcript")
@@ -476,4 +485,91 @@ async fn without_once_each_connection_replaces_the_last_and_sigterm_prints_it() 
     assert!(printed.contains("C: HELO*\n"), "{printed}");
     assert!(!printed.contains("C: EHLO*\n"), "{printed}");
     Scenario::parse(&printed, "<printed>").expect("the printed scenario loads");
+}
+
+/// A client that talks to the upstream over STARTTLS through the proxy by hand, sending
+/// `behind_starttls` in clear text in the same write as its STARTTLS.
+async fn starttls_by_hand(proxy: std::net::SocketAddr, behind_starttls: &str) -> RawClient {
+    let mut client = RawClient::connect(proxy).await;
+    assert_eq!(client.reply().await.code, 220);
+    assert_eq!(client.cmd("EHLO client.test").await.code, 250);
+    client.send(&format!("STARTTLS\r\n{behind_starttls}")).await;
+    let reply = client.reply().await;
+    assert_eq!(reply.code, 220, "{reply:?}");
+    client.starttls().await;
+    client
+}
+
+#[tokio::test]
+async fn commands_behind_starttls_in_clear_text_never_reach_the_upstream() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start(Mode::StartTlsRequired, dir.path()).await;
+    let recorder = Recorder::start(&upstream.addr.to_string(), dir.path(), &[]).await;
+
+    let mut client = starttls_by_hand(recorder.addr, "MAIL FROM:<injected@evil.test>\r\n").await;
+    let ehlo = client.cmd("EHLO client.test").await;
+    assert_eq!(ehlo.code, 250, "{ehlo:?}");
+    assert!(
+        ehlo.lines.iter().any(|l| l.contains("AUTH")),
+        "inside TLS the upstream offers AUTH: {ehlo:?}"
+    );
+    // The upstream never saw the injected MAIL: RCPT is out of order there.
+    let rcpt = client.cmd("RCPT TO:<bob@example.com>").await;
+    assert_eq!(rcpt.code, 503, "{rcpt:?}");
+    assert_eq!(client.cmd("QUIT").await.code, 221);
+    let (transcript, scenario) = (recorder.transcript.clone(), recorder.scenario.clone());
+    let (code, stderr) = recorder.finish().await;
+    assert_eq!(code, Some(0), "{stderr}");
+    let log = std::fs::read_to_string(transcript).expect("transcript");
+    assert!(log.contains("Discarded "), "{log}");
+    assert!(!log.contains("injected@evil.test"), "{log}");
+    Scenario::from_file(scenario).expect("loads");
+}
+
+#[tokio::test]
+async fn upstream_insecure_accepts_a_self_signed_upstream() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start_with(Mode::StartTlsRequired, dir.path(), "self-signed").await;
+    let recorder = Recorder::start(
+        &upstream.addr.to_string(),
+        dir.path(),
+        &["--upstream-insecure"],
+    )
+    .await;
+    let outcome = send_with_lettre(recorder.addr.port(), Mode::StartTlsRequired, PASSWORD).await;
+    assert_eq!(outcome, Ok(()));
+    let (code, stderr) = recorder.finish().await;
+    assert_eq!(code, Some(0), "{stderr}");
+}
+
+#[tokio::test]
+async fn an_upstream_certificate_that_fails_verification_gives_421_after_starttls() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start_with(Mode::StartTlsRequired, dir.path(), "self-signed").await;
+    let recorder = Recorder::start(&upstream.addr.to_string(), dir.path(), &[]).await;
+
+    let mut client = RawClient::connect(recorder.addr).await;
+    assert_eq!(client.reply().await.code, 220);
+    assert_eq!(client.cmd("EHLO client.test").await.code, 250);
+    let reply = client.cmd("STARTTLS").await;
+    assert_eq!(reply.code, 421, "{reply:?}");
+    assert!(
+        reply.last_text().starts_with("4.4.0 ") && reply.last_text().contains("TLS with"),
+        "{reply:?}"
+    );
+    assert!(client.closed().await);
+    let scenario = recorder.scenario.clone();
+    let (code, stderr) = recorder.finish().await;
+    // The conversation up to the upstream's 220 was recorded, with a note.
+    assert_eq!(code, Some(0), "{stderr}");
+    let text = std::fs::read_to_string(scenario).expect("scenario");
+    assert!(
+        text.contains("# The proxy told the client 421 4.4.0 (TLS with"),
+        "{text}"
+    );
+    assert!(
+        text.contains("S: 220 Ready to start TLS\ntls\n"),
+        "the upstream offered TLS: {text}"
+    );
+    Scenario::parse(&text, "<recorded>").expect("loads");
 }

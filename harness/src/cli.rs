@@ -1,5 +1,5 @@
-//! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken or
-//! `check` found a broken file; 2 bad usage, a scenario that cannot be loaded or input `import`
+//! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken,
+//! `check` found a broken file or `record` recorded nothing; 2 bad usage, a scenario that cannot be loaded or input `import`
 //! cannot read; 3 the environment failed (cannot listen, cannot write a file).
 
 use std::fs::OpenOptions;
@@ -722,7 +722,7 @@ async fn record(
     tasks.shutdown().await;
     let Some(scenario) = last else {
         eprintln!(
-            "nothing recorded: no connection got a reply from {}",
+            "nothing recorded: no connection to {} made a scenario",
             args.upstream
         );
         return Ok(ExitCode::from(1));

@@ -281,7 +281,8 @@ pub struct Recording {
 
 impl Recording {
     /// The conversation in the model `import` renders: server lines, client lines (secrets
-    /// redacted), TLS started; message contents are not part of it.
+    /// redacted), TLS started (also after a `220` to STARTTLS whose handshake then failed);
+    /// message contents are not part of it.
     pub fn entries(&self) -> Vec<Entry> {
         let mut entries = Vec::new();
         for (i, event) in self.transcript.events.iter().enumerate() {
@@ -294,7 +295,9 @@ impl Recording {
             };
             entries.push(Entry { line: i + 1, item });
         }
-        entries
+        // A handshake that failed after the upstream's 220 to STARTTLS (the proxy's trust, or
+        // the client's) is still the step the upstream offered: a scenario needs it there.
+        crate::import::infer_tls(entries)
     }
 
     /// The number of server lines recorded.

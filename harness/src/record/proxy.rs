@@ -93,6 +93,10 @@ impl Side {
     }
 }
 
+/// The note for a STARTTLS whose handshake failed after the upstream's `220`.
+const UNFINISHED_TLS: &str = "saw the handshake after the upstream's 220 to STARTTLS fail: \
+the scenario still has the `tls` step the upstream offered";
+
 /// Why the relay stopped early.
 struct Stop;
 
@@ -473,9 +477,11 @@ impl Relay<'_> {
             Err(why) => {
                 self.transcript
                     .push(Event::TlsFailed { error: why.clone() });
-                return Err(self
+                let stop = self
                     .fail(&format!("TLS with {} failed: {why}", self.options.upstream))
-                    .await);
+                    .await;
+                self.notes.push(UNFINISHED_TLS.to_owned());
+                return Err(stop);
             }
         };
         self.send_client(reply).await?;
@@ -484,7 +490,10 @@ impl Relay<'_> {
             let bytes = std::mem::take(&mut self.client.buf).len();
             self.transcript.push(Event::ClearTextDiscarded { bytes });
         }
-        self.client_handshake().await?;
+        if let Err(stop) = self.client_handshake().await {
+            self.notes.push(UNFINISHED_TLS.to_owned());
+            return Err(stop);
+        }
         self.transcript.push(Event::TlsStarted { version, cipher });
         self.tls = true;
         Ok(())
