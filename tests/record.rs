@@ -10,6 +10,8 @@
 //! client a `421 4.4.0` instead of a hang.
 
 mod common;
+#[path = "common/front_door.rs"]
+mod front_door;
 #[path = "common/lettre_sender.rs"]
 mod lettre_sender;
 
@@ -151,16 +153,16 @@ impl Recorder {
 /// What lettre saw: `Ok(())` or the error's code and text.
 type Outcome = Result<(), (Option<String>, String)>;
 
-async fn send_with_lettre(port: u16, mode: Mode, password: &str) -> Outcome {
+async fn send_with_lettre(port: u16, mode: Mode, password: Option<&str>, to: &str) -> Outcome {
     // AUTH LOGIN inside TLS, AUTH PLAIN (with its initial response) in clear text: both
     // exchanges go through the proxy's redaction.
     let mechanism = match mode {
         Mode::Plain => Mechanism::Plain,
         _ => Mechanism::Login,
     };
-    let transport = lettre_sender::transport(port, mode, Some(("alice", password, mechanism)));
-    let message =
-        lettre_sender::message(&["bob@example.com"], "Recorded hello\r\n.leading dot\r\n");
+    let auth = password.map(|p| ("alice", p, mechanism));
+    let transport = lettre_sender::transport(port, mode, auth);
+    let message = lettre_sender::message(&[to], "Recorded hello\r\n.leading dot\r\n");
     lettre_sender::send(&transport, message)
         .await
         .map_err(|e| (e.status().map(|c| c.to_string()), e.to_string()))
@@ -179,41 +181,42 @@ fn server_lines_of_log(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Records one lettre session through the proxy, replays it, compares.
-async fn round_trip(mode: Mode, password: &str) -> (Outcome, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let upstream = Upstream::start(mode, dir.path()).await;
+/// What a round trip recorded.
+struct RoundTrip {
+    /// What lettre saw through the proxy (the replay saw the same).
+    outcome: Outcome,
+    scenario: String,
+    transcript: String,
+    stderr: String,
+}
+
+/// Records one lettre session through the proxy in front of `upstream`, replays the scenario
+/// to the same lettre settings, and checks that the replay is the recording.
+async fn record_and_replay(
+    upstream: std::net::SocketAddr,
+    dir: &Path,
+    mode: Mode,
+    password: Option<&str>,
+    to: &str,
+) -> RoundTrip {
     let implicit = matches!(mode, Mode::Implicit);
     let extra: &[&str] = if implicit {
         &["--implicit-tls", "--timeout", "10s"]
     } else {
         &["--timeout", "10s"]
     };
-    let recorder = Recorder::start(&upstream.addr.to_string(), dir.path(), extra).await;
+    let recorder = Recorder::start(&upstream.to_string(), dir, extra).await;
 
     // Record.
-    let recorded_outcome = send_with_lettre(recorder.addr.port(), mode, password).await;
+    let recorded_outcome = send_with_lettre(recorder.addr.port(), mode, password, to).await;
     let (scenario_path, transcript_path) = (recorder.scenario.clone(), recorder.transcript.clone());
     let (code, stderr) = recorder.finish().await;
     assert_eq!(code, Some(0), "record exits 0: {stderr}");
     let scenario_text = std::fs::read_to_string(&scenario_path).expect("scenario written");
+    let transcript_text = std::fs::read_to_string(&transcript_path).expect("transcript");
     let recorded = server_lines_of_log(&transcript_path);
 
-    // The upstream really got the message (content intact through the relay), or nothing.
-    let delivered = std::fs::read(upstream.spool.join("1.eml")).ok();
-    match &recorded_outcome {
-        Ok(()) => {
-            let content =
-                String::from_utf8_lossy(delivered.as_deref().expect("delivered")).into_owned();
-            assert!(
-                content.contains("Recorded hello\r\n.leading dot\r\n"),
-                "{content}"
-            );
-        }
-        Err(_) => assert!(delivered.is_none(), "nothing delivered after a failure"),
-    }
-
-    // The scenario: loadable, checkable, credentials nowhere.
+    // The scenario: loadable, checkable, saying where it comes from.
     let scenario = Scenario::from_file(&scenario_path).expect("the recorded scenario loads");
     let check = Command::new(BIN)
         .arg("check")
@@ -223,20 +226,9 @@ async fn round_trip(mode: Mode, password: &str) -> (Outcome, String) {
         .expect("check runs");
     assert!(check.status.success(), "check: {check:?}");
     assert_eq!(scenario.implicit_tls, implicit, "{scenario_text}");
-    let transcript_text = std::fs::read_to_string(&transcript_path).expect("transcript");
-    for secret in secrets(password) {
-        for (what, text) in [
-            ("scenario", &scenario_text),
-            ("transcript", &transcript_text),
-            ("stderr", &stderr),
-        ] {
-            assert!(!text.contains(&secret), "{secret:?} in the {what}:\n{text}");
-        }
-    }
     assert!(
         scenario_text.starts_with(&format!(
-            "# Recorded by `smtp-harness record` from {} at ",
-            upstream.addr
+            "# Recorded by `smtp-harness record` from {upstream} at "
         )),
         "{scenario_text}"
     );
@@ -247,7 +239,7 @@ async fn round_trip(mode: Mode, password: &str) -> (Outcome, String) {
         .start()
         .await
         .expect("server starts");
-    let replayed_outcome = send_with_lettre(server.port(), mode, password).await;
+    let replayed_outcome = send_with_lettre(server.port(), mode, password, to).await;
     let sessions = server
         .wait_for_sessions(1, WAIT)
         .await
@@ -262,7 +254,50 @@ async fn round_trip(mode: Mode, password: &str) -> (Outcome, String) {
         replayed_outcome, recorded_outcome,
         "same outcome for lettre"
     );
-    (recorded_outcome, scenario_text)
+    RoundTrip {
+        outcome: recorded_outcome,
+        scenario: scenario_text,
+        transcript: transcript_text,
+        stderr,
+    }
+}
+
+/// A round trip through aiosmtpd as alice: the message arrives intact (or not at all after a
+/// failure), and the password is nowhere. The outcome and the scenario.
+async fn round_trip(mode: Mode, password: &str) -> (Outcome, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let upstream = Upstream::start(mode, dir.path()).await;
+    let trip = record_and_replay(
+        upstream.addr,
+        dir.path(),
+        mode,
+        Some(password),
+        "bob@example.com",
+    )
+    .await;
+
+    let delivered = std::fs::read(upstream.spool.join("1.eml")).ok();
+    match &trip.outcome {
+        Ok(()) => {
+            let content =
+                String::from_utf8_lossy(delivered.as_deref().expect("delivered")).into_owned();
+            assert!(
+                content.contains("Recorded hello\r\n.leading dot\r\n"),
+                "{content}"
+            );
+        }
+        Err(_) => assert!(delivered.is_none(), "nothing delivered after a failure"),
+    }
+    for secret in secrets(password) {
+        for (what, text) in [
+            ("scenario", &trip.scenario),
+            ("transcript", &trip.transcript),
+            ("stderr", &trip.stderr),
+        ] {
+            assert!(!text.contains(&secret), "{secret:?} in the {what}:\n{text}");
+        }
+    }
+    (trip.outcome, trip.scenario)
 }
 
 /// The password as it could leak: plain, and base64 as AUTH LOGIN and AUTH PLAIN send it.
@@ -536,7 +571,13 @@ async fn upstream_insecure_accepts_a_self_signed_upstream() {
         &["--upstream-insecure"],
     )
     .await;
-    let outcome = send_with_lettre(recorder.addr.port(), Mode::StartTlsRequired, PASSWORD).await;
+    let outcome = send_with_lettre(
+        recorder.addr.port(),
+        Mode::StartTlsRequired,
+        Some(PASSWORD),
+        "bob@example.com",
+    )
+    .await;
     assert_eq!(outcome, Ok(()));
     let (code, stderr) = recorder.finish().await;
     assert_eq!(code, Some(0), "{stderr}");
@@ -572,4 +613,40 @@ async fn an_upstream_certificate_that_fails_verification_gives_421_after_starttl
         "the upstream offered TLS: {text}"
     );
     Scenario::parse(&text, "<recorded>").expect("loads");
+}
+
+#[tokio::test]
+async fn postfix_delivery_records_and_replays() {
+    let door = front_door::FrontDoor::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let to = format!("reply+x@reply.{}", front_door::HOSTNAME);
+    let trip = record_and_replay(door.addr, dir.path(), Mode::Plain, None, &to).await;
+    assert_eq!(trip.outcome, Ok(()), "{}", door.mail_log());
+    for needle in [
+        "250-PIPELINING\n",
+        "\nS: 250 2.0.0 Ok: queued as ",
+        "\nS: 221 2.0.0 Bye\n",
+    ] {
+        assert!(
+            trip.scenario.contains(needle),
+            "{needle:?} in\n{}",
+            trip.scenario
+        );
+    }
+}
+
+#[tokio::test]
+async fn postfix_relay_refusal_replays_with_its_exact_text() {
+    let door = front_door::FrontDoor::start().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let trip = record_and_replay(door.addr, dir.path(), Mode::Plain, None, "bob@example.com").await;
+    let (code, text) = trip.outcome.as_ref().expect_err("Postfix relays nothing");
+    assert_eq!(code.as_deref(), Some("554"), "{text}");
+    assert!(text.contains("Relay access denied"), "{text}");
+    assert!(
+        trip.scenario
+            .contains("S: 554 5.7.1 <bob@example.com>: Relay access denied\n"),
+        "{}",
+        trip.scenario
+    );
 }
