@@ -650,3 +650,43 @@ async fn postfix_relay_refusal_replays_with_its_exact_text() {
         trip.scenario
     );
 }
+
+#[tokio::test]
+async fn bad_usage_exits_2_and_a_busy_address_exits_3() {
+    let run = |args: Vec<String>| async move {
+        let out = tokio::time::timeout(WAIT, Command::new(BIN).args(&args).output())
+            .await
+            .expect("exits in time")
+            .expect("runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, stderr) = run(vec!["record".into(), "--upstream".into(), "no-port".into()]).await;
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("expected HOST:PORT"), "{stderr}");
+
+    let (code, stderr) = run(vec![
+        "record".into(),
+        "--upstream".into(),
+        "127.0.0.1:25".into(),
+        "--timeout".into(),
+        "soon".into(),
+    ])
+    .await;
+    assert_eq!(code, Some(2), "{stderr}");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = taken.local_addr().expect("addr").to_string();
+    let (code, stderr) = run(vec![
+        "record".into(),
+        "--upstream".into(),
+        "127.0.0.1:25".into(),
+        "--listen".into(),
+        addr,
+    ])
+    .await;
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(stderr.contains("cannot listen"), "{stderr}");
+}

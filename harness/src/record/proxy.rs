@@ -168,6 +168,11 @@ fn line_ending(line: &[u8]) -> &[u8] {
     &line[line.len() - len..]
 }
 
+/// A duration for a message: `30s`, `0.5s`.
+fn seconds(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
 /// A reply line made safe to send: one line, no CR or LF inside.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
@@ -190,8 +195,8 @@ impl Relay<'_> {
             }
             Err(_) => {
                 let why = format!(
-                    "cannot connect to {upstream}: no answer within {}s",
-                    self.timeout().as_secs()
+                    "cannot connect to {upstream}: no answer within {}",
+                    seconds(self.timeout())
                 );
                 return Err(self.fail_before_greeting(&why).await);
             }
@@ -257,7 +262,7 @@ impl Relay<'_> {
                 Ok((version, cipher))
             }
             Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no handshake within {}s", self.timeout().as_secs())),
+            Err(_) => Err(format!("no handshake within {}", seconds(self.timeout()))),
         }
     }
 
@@ -271,10 +276,10 @@ impl Relay<'_> {
                 return Ok(());
             }
             Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no handshake within {}s", self.timeout().as_secs()),
+            Err(_) => format!("no handshake within {}", seconds(self.timeout())),
         };
         self.notes
-            .push(format!("the client's TLS handshake failed ({why})"));
+            .push(format!("saw the client's TLS handshake fail ({why})"));
         self.transcript
             .push(Event::TlsFailed { error: why.clone() });
         self.transcript.push(Event::Closed {
@@ -332,12 +337,12 @@ impl Relay<'_> {
     }
 
     async fn idle(&mut self) -> Stop {
-        let secs = self.timeout().as_secs_f64();
+        let secs = seconds(self.timeout());
         if self.awaiting > 0 {
-            self.fail(&format!("the upstream did not answer within {secs}s"))
+            self.fail(&format!("the upstream did not answer within {secs}"))
                 .await
         } else {
-            let why = format!("the client was idle for {secs}s");
+            let why = format!("the client was idle for {secs}");
             self.notes
                 .push(format!("told the client 421 4.4.2 ({why})"));
             let reply = format!("421 4.4.2 smtp-harness record: {why}, closing\r\n");
