@@ -342,7 +342,11 @@ impl Recording {
             "Add a `sender` block and an `outcome` line to drive it with `smtp-harness run`."
                 .to_owned(),
         ];
-        comments.extend(self.notes.iter().map(|n| format!("The proxy {n}.")));
+        comments.extend(
+            self.notes
+                .iter()
+                .map(|n| format!("The proxy {}.", n.replace(['\r', '\n'], " "))),
+        );
         let header = Header {
             comments,
             name: format!("Recorded from {}", self.upstream),
