@@ -5,129 +5,24 @@
 //! missing Postfix is a failure, not a skip. Every wait has a timeout, and the instance is
 //! stopped when the test ends, passing or not.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::os::unix::fs::PermissionsExt;
+#[path = "common/front_door.rs"]
+mod front_door;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use front_door::{FrontDoor, HOSTNAME};
 use smtp_harness::client::{ClientOptions, play};
 use smtp_harness::{FakeSmtpServer, Render, Scenario};
 
 /// Every wait in these tests is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
 
-/// The appliance's host name: Postfix takes `reply.appliance.test` and `noreply.appliance.test`.
-const HOSTNAME: &str = "appliance.test";
-
 fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .join(path)
-}
-
-fn script() -> PathBuf {
-    repo("scripts/postfix-front-door")
-}
-
-/// A private Postfix instance for a fresh data folder; stopped on drop.
-struct FrontDoor {
-    /// The appliance's data folder (`mail/reply/`, `logs/mail.log`, `postfix/`).
-    data: PathBuf,
-    addr: SocketAddr,
-    _work: tempfile::TempDir,
-}
-
-impl FrontDoor {
-    async fn start() -> FrontDoor {
-        assert!(
-            Path::new("/usr/sbin/postfix").is_file() && Path::new("/usr/sbin/postconf").is_file(),
-            "Postfix is not installed (/usr/sbin/postfix): run scripts/setup"
-        );
-        let work = tempfile::Builder::new()
-            .prefix("smtp-harness-postfix-")
-            .tempdir()
-            .expect("a temporary directory");
-        // The delivery user (not root: virtual(8) refuses uids below 100) must reach the maildir.
-        std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o711))
-            .expect("chmod the temporary directory");
-        let data = work.path().join("appliance");
-        std::fs::create_dir(&data).expect("the data folder");
-        // A free port can be taken between the probe and Postfix's bind: try a few.
-        let mut door = FrontDoor {
-            data,
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            _work: work,
-        };
-        let mut errors = Vec::new();
-        for _ in 0..3 {
-            let port = free_port();
-            door.addr.set_port(port);
-            let run = tokio::process::Command::new(script())
-                .arg("start")
-                .arg("--data-dir")
-                .arg(&door.data)
-                .args(["--hostname", HOSTNAME, "--port", &port.to_string()])
-                .stdin(Stdio::null())
-                .kill_on_drop(true)
-                .output();
-            let out = tokio::time::timeout(WAIT + Duration::from_secs(10), run)
-                .await
-                .expect("scripts/postfix-front-door start finished in time")
-                .expect("scripts/postfix-front-door runs");
-            if out.status.success() {
-                return door;
-            }
-            errors.push(format!(
-                "port {port}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-            door.stop();
-        }
-        panic!(
-            "scripts/postfix-front-door start failed:\n{}",
-            errors.join("\n")
-        );
-    }
-
-    fn stop(&mut self) {
-        let out = Command::new(script())
-            .arg("stop")
-            .arg("--data-dir")
-            .arg(&self.data)
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => eprintln!(
-                "scripts/postfix-front-door stop failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => eprintln!("cannot run scripts/postfix-front-door stop: {e}"),
-        }
-    }
-
-    fn dir(&self, path: &str) -> PathBuf {
-        self.data.join(path)
-    }
-
-    fn mail_log(&self) -> String {
-        std::fs::read_to_string(self.dir("logs/mail.log")).unwrap_or_default()
-    }
-}
-
-impl Drop for FrontDoor {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
 }
 
 /// The files of a folder, sorted.

@@ -1,5 +1,5 @@
-//! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken or
-//! `check` found a broken file; 2 bad usage, a scenario that cannot be loaded or input `import`
+//! Command-line interface. Exit codes: 0 success; 1 a scenario's expectations were broken,
+//! `check` found a broken file or `record` recorded nothing; 2 bad usage, a scenario that cannot be loaded or input `import`
 //! cannot read; 3 the environment failed (cannot listen, cannot write a file).
 
 use std::fs::OpenOptions;
@@ -22,8 +22,8 @@ struct Cli {
     command: Command,
 }
 
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 expectations broken (serve --once) or broken files (check); \
-2 bad usage, a scenario that cannot be loaded or input import cannot read; 3 cannot listen or write.";
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 expectations broken (serve --once), broken files (check) \
+or nothing recorded (record); 2 bad usage, a scenario that cannot be loaded or input import cannot read; 3 cannot listen or write.";
 
 #[derive(Subcommand, Debug)]
 enum Command {
@@ -54,6 +54,14 @@ enum Command {
     /// Prints the scenario (or writes it with -o); exit code 2 on input it cannot read, with
     /// the line named.
     Import(ImportArgs),
+    /// Record a real SMTP server: a proxy in front of it that writes a scenario replaying it.
+    ///
+    /// The first line on stdout is `listening on ADDR`. Each connection is relayed to the
+    /// upstream (STARTTLS and implicit TLS terminated on both sides) and recorded; when it ends,
+    /// the scenario of that connection is written to -o (replacing the last one), or printed
+    /// when record exits. Runs until SIGINT/SIGTERM, or until the first connection ends with
+    /// --once. AUTH payloads are never written.
+    Record(RecordArgs),
     /// (Re)generate the test CA and certificate variants with rcgen.
     Certs {
         /// Directory to write into.
@@ -80,6 +88,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run_scenarios(args),
         Command::Certs { out } => run_certs(&out),
         Command::Import(args) => run_import(args),
+        Command::Record(args) => run_record(args),
     };
     match result {
         Ok(code) => code,
@@ -622,17 +631,7 @@ fn run_import(args: ImportArgs) -> Result<ExitCode> {
             stdout.flush()?;
         }
         Some(path) => {
-            // Written whole or not at all: a temporary file in the same folder, then renamed.
-            let dir = match path.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p,
-                _ => Path::new("."),
-            };
-            let mut file = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("cannot write into {}", dir.display()))?;
-            file.write_all(imported.scenario.as_bytes())
-                .with_context(|| format!("cannot write {}", path.display()))?;
-            file.persist(path)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            write_whole(path, &imported.scenario)?;
             eprintln!(
                 "imported {} ({}) into {}",
                 args.file.display(),
@@ -642,4 +641,201 @@ fn run_import(args: ImportArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes `text` to `path` whole or not at all: a temporary file in the same folder, renamed.
+fn write_whole(path: &Path, text: &str) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    file.persist(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// `smtp-harness record`.
+#[derive(clap::Args, Debug)]
+struct RecordArgs {
+    /// The real SMTP server, HOST:PORT.
+    #[arg(long)]
+    upstream: String,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: String,
+    /// Write the scenario here (whole, replaced after each connection) instead of printing it.
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Speak TLS from the first byte on both sides (port 465); the scenario gets `implicit-tls`.
+    #[arg(long)]
+    implicit_tls: bool,
+    /// Trust these PEM CA certificates for the upstream (default: the webpki roots).
+    #[arg(long, conflicts_with = "upstream_insecure")]
+    upstream_ca: Option<PathBuf>,
+    /// Accept any certificate from the upstream (self-signed lab servers).
+    #[arg(long)]
+    upstream_insecure: bool,
+    /// The name to send as SNI and verify in the upstream's certificate (default: its host).
+    #[arg(long)]
+    upstream_name: Option<String>,
+    /// Present the `valid` certificate from this directory (as written by `smtp-harness
+    /// certs`) to clients instead of the built-in one.
+    #[arg(long)]
+    certs: Option<PathBuf>,
+    /// Append each connection's transcript (AUTH payloads redacted) to this file.
+    #[arg(long)]
+    transcript: Option<PathBuf>,
+    /// Exit after the first connection ends (exit code 1 if nothing was recorded).
+    #[arg(long)]
+    once: bool,
+    /// Longest wait for connecting, a handshake, a reply or the client's next line.
+    #[arg(long, default_value = "30s", value_parser = smtp_harness::record::parse_timeout)]
+    timeout: std::time::Duration,
+}
+
+fn run_record(args: RecordArgs) -> Result<ExitCode> {
+    use smtp_harness::record::{RecordOptions, UpstreamTrust};
+    let trust = if args.upstream_insecure {
+        UpstreamTrust::Insecure
+    } else if let Some(path) = &args.upstream_ca {
+        match std::fs::read_to_string(path) {
+            Ok(pem) => UpstreamTrust::CaPem(pem),
+            Err(e) => {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                return Ok(ExitCode::from(2));
+            }
+        }
+    } else {
+        UpstreamTrust::WebpkiRoots
+    };
+    let options = RecordOptions::new(&args.upstream)
+        .and_then(|o| o.trust(&trust))
+        .and_then(|o| match &args.upstream_name {
+            Some(name) => o.upstream_name(name),
+            None => Ok(o),
+        })
+        .and_then(|o| match &args.certs {
+            Some(dir) => o.certificates(&CertSource::Dir(dir.clone())),
+            None => Ok(o),
+        })
+        .map(|o| o.implicit_tls(args.implicit_tls).timeout(args.timeout));
+    let options = match options {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(record(options, args))
+}
+
+async fn record(
+    options: smtp_harness::record::RecordOptions,
+    args: RecordArgs,
+) -> Result<ExitCode> {
+    use smtp_harness::record::{Recorder, Recording};
+    let mut recorder = Recorder::bind(&args.listen, options)
+        .await
+        .context("cannot start the proxy")?;
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot watch SIGTERM")?;
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot watch SIGINT")?;
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "listening on {}", recorder.local_addr())?;
+        stdout.flush()?;
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Recording>();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut accepting = true;
+    // The scenario of the last connection that ended with something recorded.
+    let mut last: Option<String> = None;
+    loop {
+        tokio::select! {
+            accepted = recorder.accept(), if accepting => match accepted {
+                Ok(connection) => {
+                    let tx = tx.clone();
+                    tasks.spawn(async move {
+                        let _ = tx.send(connection.run().await);
+                    });
+                    if args.once {
+                        accepting = false;
+                    }
+                }
+                Err(e) => eprintln!("error: accept: {e}"),
+            },
+            recording = rx.recv() => {
+                let Some(recording) = recording else { break };
+                if let Some(scenario) = finish(&recording, &args)? {
+                    last = Some(scenario);
+                }
+                if args.once {
+                    break;
+                }
+            }
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+        }
+    }
+    // Connections still open are cut; what they recorded so far is not used.
+    tasks.shutdown().await;
+    let Some(scenario) = last else {
+        eprintln!(
+            "nothing recorded: no connection to {} made a scenario",
+            args.upstream
+        );
+        return Ok(ExitCode::from(1));
+    };
+    if args.output.is_none() {
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(scenario.as_bytes())?;
+        stdout.flush()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Reports one finished connection on stderr, appends its transcript, writes its scenario to
+/// -o; returns the scenario (`None` if nothing was recorded).
+fn finish(
+    recording: &smtp_harness::record::Recording,
+    args: &RecordArgs,
+) -> Result<Option<String>> {
+    eprintln!("{}", recording.summary());
+    for note in &recording.notes {
+        eprintln!("  the proxy {note}");
+    }
+    if let Some(path) = &args.transcript {
+        let text = recording.transcript.to_log(Render::default());
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    let scenario = match recording.scenario() {
+        Ok(scenario) => scenario,
+        Err(e) => {
+            eprintln!("  {e}");
+            return Ok(None);
+        }
+    };
+    if let Some(path) = &args.output {
+        write_whole(path, &scenario)?;
+        eprintln!(
+            "  wrote {} (connection {})",
+            path.display(),
+            recording.transcript.session
+        );
+    }
+    Ok(Some(scenario))
 }

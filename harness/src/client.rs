@@ -583,7 +583,7 @@ mod effects {
 }
 
 /// Where the secret part of an `AUTH MECH initial-response` line starts (its third word).
-fn auth_secret_offset(line: &[u8]) -> Option<usize> {
+pub(crate) fn auth_secret_offset(line: &[u8]) -> Option<usize> {
     let mut words = 0;
     let mut in_word = false;
     for (i, b) in line.iter().enumerate() {

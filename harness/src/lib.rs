@@ -60,6 +60,7 @@
 //! - [`client`]: the harness as a remote MTA, playing `role client` scenarios.
 //! - [`run`]: driving real senders through scenarios and judging them.
 //! - [`import`]: a customer's log or debug output turned into a scenario.
+//! - [`record`]: a recording proxy in front of a real server, writing a scenario.
 //! - [`transcript`]: transcripts and their renderers; [`verify`]: expectations.
 //! - [`reply`], [`pattern`], [`message`]: replies, client-line globs, captured messages.
 //! - [`certs`], [`tls`]: test certificates (rcgen) and rustls configurations.
@@ -71,6 +72,7 @@ pub mod client;
 pub mod import;
 pub mod message;
 pub mod pattern;
+pub mod record;
 pub mod reply;
 pub mod run;
 pub mod scenario;

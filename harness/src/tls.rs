@@ -14,10 +14,10 @@ use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, ServerConfig};
 use crate::certs::{self, CertBundle, CertError, CertVariant};
 
 /// The protocol versions offered by every config built here: TLS 1.3 and TLS 1.2.
-static VERSIONS: &[&rustls::SupportedProtocolVersion] =
+pub(crate) static VERSIONS: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
-fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+pub(crate) fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 

@@ -379,6 +379,42 @@ fn render_with_notes(
     format: Format,
     notes: &[String],
 ) -> Result<String, ImportError> {
+    let mut comments = vec![
+        format!("Imported by `smtp-harness import` from {source}"),
+        format!("Format: {}.", format.describe()),
+        "Server lines are as logged; client lines are globs (arguments that vary are `*`);"
+            .to_owned(),
+        "credentials (AUTH payloads, answers to 334) are `*` and were not copied.".to_owned(),
+        "Add a `sender` block and an `outcome` line to drive it with `smtp-harness run`."
+            .to_owned(),
+    ];
+    comments.extend(notes.iter().cloned());
+    let header = Header {
+        comments,
+        name: format!("Imported from {}", label.replace('\n', " ")),
+        client_heading: "What the customer's client did.".to_owned(),
+    };
+    render_scenario(entries, source, &header)
+}
+
+/// What a rendered scenario starts with, and the heading of the expectations it ends with.
+#[derive(Clone, Debug)]
+pub(crate) struct Header {
+    /// Comment lines (without `# `) at the top.
+    pub comments: Vec<String>,
+    /// The scenario's `name`.
+    pub name: String,
+    /// The comment above the expectations about the client (without `# `).
+    pub client_heading: String,
+}
+
+/// Makes the scenario text from the common model, under `header`: the renderer shared by
+/// `import` and `record`.
+pub(crate) fn render_scenario(
+    entries: &[Entry],
+    source: &str,
+    header: &Header,
+) -> Result<String, ImportError> {
     if !entries.iter().any(|e| matches!(e.item, Item::Server(_))) {
         return Err(ImportError::input(
             source,
@@ -390,17 +426,10 @@ fn render_with_notes(
     let implicit_tls = entries.first().is_some_and(|e| e.item == Item::TlsStarted);
     let entries = if implicit_tls { &entries[1..] } else { entries };
     let mut out = String::new();
-    let _ = writeln!(out, "# Imported by `smtp-harness import` from {source}");
-    let _ = writeln!(out, "# Format: {}.", format.describe());
-    out.push_str(
-        "# Server lines are as logged; client lines are globs (arguments that vary are `*`);\n\
-         # credentials (AUTH payloads, answers to 334) are `*` and were not copied.\n\
-         # Add a `sender` block and an `outcome` line to drive it with `smtp-harness run`.\n",
-    );
-    for note in notes {
-        let _ = writeln!(out, "# {note}");
+    for comment in &header.comments {
+        let _ = writeln!(out, "# {comment}");
     }
-    let _ = writeln!(out, "name Imported from {}", label.replace('\n', " "));
+    let _ = writeln!(out, "name {}", header.name.replace('\n', " "));
     if tls {
         out.push_str("certificate valid\n");
     }
@@ -567,7 +596,7 @@ fn render_with_notes(
         expectations.push(format!("expect QUIT after {code}"));
     }
     if !expectations.is_empty() {
-        out.push_str("\n# What the customer's client did.\n");
+        let _ = writeln!(out, "\n# {}", header.client_heading);
         for e in expectations {
             let _ = writeln!(out, "{e}");
         }

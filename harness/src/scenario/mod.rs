@@ -57,6 +57,7 @@ use crate::reply::Reply;
 
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::SASL_MECHANISMS;
+pub(crate) use parse::parse_duration;
 pub use parse::{parse, parse_cases};
 pub use receiver::{NotifySpec, ReceiverSpec};
 pub use sender::{
