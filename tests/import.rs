@@ -154,8 +154,19 @@ fn reference_log_imports_with_every_server_line_as_published_and_no_credential()
 
 #[tokio::test]
 async fn reference_log_replayed_to_lettre_fails_at_auth_with_the_two_line_535() {
+    replayed_to_lettre_fails_at_auth_with_the_two_line_535("unicorn.log").await;
+}
+
+#[tokio::test]
+async fn swaks_output_replayed_to_lettre_fails_at_auth_with_the_two_line_535() {
+    replayed_to_lettre_fails_at_auth_with_the_two_line_535("swaks-auth-535.txt").await;
+}
+
+/// Imports the fixture and replays it to lettre (STARTTLS, AUTH LOGIN), which must fail as the
+/// customer's client did.
+async fn replayed_to_lettre_fails_at_auth_with_the_two_line_535(fixture: &str) {
     // Arrange
-    let scenario = Scenario::parse(&import("unicorn.log").scenario, "<imported>").expect("loads");
+    let scenario = Scenario::parse(&import(fixture).scenario, "<imported>").expect("loads");
     let server = FakeSmtpServer::start(scenario)
         .await
         .expect("server starts");
@@ -202,10 +213,21 @@ async fn reference_log_replayed_to_lettre_fails_at_auth_with_the_two_line_535() 
 
 #[tokio::test]
 async fn reference_log_replayed_to_the_appliance_fails_at_auth_with_the_two_line_535() {
+    replayed_to_the_appliance_fails_at_auth_with_the_two_line_535("unicorn.log").await;
+}
+
+#[tokio::test]
+async fn swaks_output_replayed_to_the_appliance_fails_at_auth_with_the_two_line_535() {
+    replayed_to_the_appliance_fails_at_auth_with_the_two_line_535("swaks-auth-535.txt").await;
+}
+
+/// Imports the fixture and drives the appliance's sender through it with the customer's
+/// settings: `failure at AUTH 535`, as in the customer's log.
+async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: &str) {
     // Arrange
-    let scenario = with_appliance_sender(&import("unicorn.log").scenario);
+    let scenario = with_appliance_sender(&import(fixture).scenario);
     let job = Job {
-        name: "unicorn.log (imported)".into(),
+        name: format!("{fixture} (imported)"),
         scenario: Arc::new(scenario),
         sender: SenderKind::Appliance,
     };
