@@ -349,6 +349,22 @@ async fn auth_rules_with_non_outcome_codes_answer_at_once() {
 }
 
 #[tokio::test]
+async fn auth_rules_with_outcome_codes_answer_after_the_challenges_451_included() {
+    // SendGrid's 451 for used-up credits comes after the password, as a 535 would.
+    for code in [
+        "451 Authentication failed: Maximum credits exceeded",
+        "454 4.7.0 Temporary authentication failure",
+    ] {
+        let scenario = inline(&format!("certificate valid\nwhen AUTH\n    S: {code}\n"));
+        let (_server, mut c) = greeted(scenario).await;
+        assert_eq!(c.cmd("EHLO me").await.code, 250);
+        assert_eq!(c.cmd("AUTH LOGIN").await.lines, ["334 VXNlcm5hbWU6"]);
+        assert_eq!(c.cmd(&b64("apikey")).await.lines, ["334 UGFzc3dvcmQ6"]);
+        assert_eq!(c.cmd(&b64("secret")).await.lines, [code]);
+    }
+}
+
+#[tokio::test]
 async fn utf8_and_8bit_mail_is_accepted() {
     let (server, mut c) = greeted(Scenario::accept_all()).await;
     let ehlo = c.cmd("EHLO me").await;

@@ -121,9 +121,10 @@ impl Session {
     }
 }
 
-/// Reply codes that answer the end of a SASL exchange (RFC 4954 section 6): rules replying with
-/// these are judged once the client has answered the challenges.
-pub(super) const AUTH_OUTCOME_CODES: &[u16] = &[235, 432, 454, 534, 535];
+/// Reply codes that answer the end of a SASL exchange (RFC 4954 section 6, and 451, which
+/// SendGrid sends after the password: `451 Authentication failed: Maximum credits exceeded`):
+/// rules replying with these are judged once the client has answered the challenges.
+pub(super) const AUTH_OUTCOME_CODES: &[u16] = &[235, 432, 451, 454, 534, 535];
 
 /// `true` if the rule's first reply is an outcome of the exchange (so it waits for it).
 pub(super) fn answers_after_exchange(rule: &Rule) -> bool {
