@@ -101,6 +101,37 @@ async fn greeted(scenario: Scenario) -> (FakeSmtpServer, RawClient) {
     (server, client)
 }
 
+/// Serves `scenario` and sends one message through lettre (`mode`, `auth`, to `to`), which must
+/// fail; returns lettre's error and the server's record of the connection.
+async fn lettre_fails_against(
+    scenario: Scenario,
+    mode: lettre_sender::Mode,
+    auth: Option<(&str, &str, Mechanism)>,
+    to: &[&str],
+    why: &str,
+) -> (
+    lettre::transport::smtp::Error,
+    smtp_harness::server::SessionRecord,
+) {
+    let server = common::server(scenario).await;
+    let lettre = lettre_sender::transport(server.port(), mode, auth);
+    let error = lettre_sender::send(&lettre, lettre_sender::message(to, "hi"))
+        .await
+        .expect_err(why);
+    let mut records = server.wait_for_sessions(1, WAIT).await.expect("closed");
+    (error, records.remove(0))
+}
+
+/// lettre's error carries the server's code and the text of its reply.
+fn assert_refused(error: &lettre::transport::smtp::Error, code: u16, text: &str) {
+    assert_eq!(
+        error.status().map(|c| c.to_string()),
+        Some(code.to_string()),
+        "{error}"
+    );
+    assert!(error.to_string().contains(text), "{error}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every sample
 
@@ -186,27 +217,17 @@ async fn curl_sample_replayed_to_a_client_sending_what_curl_sent_gets_the_535_at
 #[tokio::test]
 async fn curl_sample_replayed_to_lettre_fails_at_auth_with_the_same_535() {
     let scenario = load_from_file(&import("curl-exim-535.txt", Format::Curl).scenario);
-    let server = common::server(scenario).await;
-    let lettre = lettre_sender::transport(
-        server.port(),
+    let (error, record) = lettre_fails_against(
+        scenario,
         lettre_sender::Mode::Plain,
         Some(("user@example.com", "wrong", Mechanism::Plain)),
-    );
+        &["b@example.com"],
+        "the 535 fails the send",
+    )
+    .await;
 
-    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
-        .await
-        .expect_err("the 535 fails the send");
-
-    assert_eq!(
-        error.status().map(|c| c.to_string()).as_deref(),
-        Some("535")
-    );
-    assert!(
-        error.to_string().contains("Incorrect authentication data"),
-        "{error}"
-    );
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    let transcript = &records[0].transcript;
+    assert_refused(&error, 535, "Incorrect authentication data");
+    let transcript = &record.transcript;
     let clients = transcript.client_lines();
     assert!(
         clients.contains(&"AUTH PLAIN [redacted]".to_owned()),
@@ -333,32 +354,20 @@ async fn swaks_sample_replayed_to_a_client_sending_what_swaks_sent_gets_both_530
 #[tokio::test]
 async fn swaks_sample_replayed_to_lettre_fails_at_auth_with_the_same_530() {
     let scenario = load_from_file(&swaks_sample().scenario);
-    let server = common::server(scenario).await;
-    let lettre = lettre_sender::transport(
-        server.port(),
+    let (error, record) = lettre_fails_against(
+        scenario,
         lettre_sender::Mode::Plain,
         Some(("user", "secret", Mechanism::Login)),
-    );
+        &["b@example.com"],
+        "the 530 fails the send",
+    )
+    .await;
 
-    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
-        .await
-        .expect_err("the 530 fails the send");
-
-    assert_eq!(
-        error.status().map(|c| c.to_string()).as_deref(),
-        Some("530")
-    );
-    assert!(
-        error
-            .to_string()
-            .contains("Must issue a STARTTLS command first"),
-        "{error}"
-    );
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    let lines = records[0].transcript.server_lines();
+    assert_refused(&error, 530, "Must issue a STARTTLS command first");
+    let lines = record.transcript.server_lines();
     assert!(lines.contains(&SES_530.to_owned()), "{lines:?}");
     assert!(
-        !records[0]
+        !record
             .transcript
             .client_lines()
             .iter()
@@ -395,21 +404,18 @@ fn msmtp_sample_imports_with_the_list_that_has_no_auth() {
 #[tokio::test]
 async fn msmtp_sample_replayed_to_lettre_with_credentials_fails_before_any_auth_as_msmtp_did() {
     let scenario = load_from_file(&import("msmtp-mailrise-no-auth.txt", Format::Msmtp).scenario);
-    let server = common::server(scenario).await;
-    let lettre = lettre_sender::transport(
-        server.port(),
+    let (error, record) = lettre_fails_against(
+        scenario,
         lettre_sender::Mode::Plain,
         Some(("pushover", "secret", Mechanism::Plain)),
-    );
-
-    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
-        .await
-        .expect_err("no AUTH offered: lettre cannot authenticate");
+        &["b@example.com"],
+        "no AUTH offered: lettre cannot authenticate",
+    )
+    .await;
 
     // A client-side failure, as msmtp's "the server does not support authentication".
     assert_eq!(error.status(), None, "{error}");
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    let clients = records[0].transcript.client_lines();
+    let clients = record.transcript.client_lines();
     assert!(
         clients.first().is_some_and(|l| l.starts_with("EHLO")),
         "{clients:?}"
@@ -421,7 +427,7 @@ async fn msmtp_sample_replayed_to_lettre_with_credentials_fails_before_any_auth_
         "{clients:?}"
     );
     assert_eq!(
-        records[0].transcript.server_lines()[..6],
+        record.transcript.server_lines()[..6],
         [
             "220 a4360929b762 Mailrise 0.0.post1.dev1+gbf98187",
             "250-a4360929b762",
@@ -557,34 +563,24 @@ fn phpmailer_html_output_with_glued_reply_lines_imports_line_by_line() {
 #[tokio::test]
 async fn phpmailer_html_sample_replayed_to_lettre_fails_at_auth_with_the_same_535_after_tls() {
     let scenario = load_from_file(&import("phpmailer-exim-535.txt", Format::Phpmailer).scenario);
-    let server = common::server(scenario).await;
-    let lettre = lettre_sender::transport(
-        server.port(),
+    let (error, record) = lettre_fails_against(
+        scenario,
         lettre_sender::Mode::StartTlsRequired,
         Some(("user", "secret", Mechanism::Login)),
-    );
+        &["b@example.com"],
+        "the 535 fails the send",
+    )
+    .await;
 
-    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
-        .await
-        .expect_err("the 535 fails the send");
-
-    assert_eq!(
-        error.status().map(|c| c.to_string()).as_deref(),
-        Some("535")
-    );
+    assert_refused(&error, 535, "Incorrect authentication data");
     assert!(
-        error.to_string().contains("Incorrect authentication data"),
-        "{error}"
-    );
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    assert!(
-        records[0]
+        record
             .transcript
             .to_string()
             .contains("TLS connection started")
     );
     assert!(
-        records[0]
+        record
             .transcript
             .server_lines()
             .contains(&EXIM_535.to_owned())
@@ -643,20 +639,17 @@ async fn smtplib_sample_replayed_to_lettre_with_credentials_fails_before_any_aut
     // Gmail's clear-text list has no AUTH: smtplib raised "SMTP AUTH extension not supported by
     // server."; lettre, without STARTTLS, finds no mechanism either and sends no AUTH.
     let imported = smtplib_sample();
-    let server = common::server(load_from_file(&imported.scenario)).await;
-    let lettre = lettre_sender::transport(
-        server.port(),
+    let (error, record) = lettre_fails_against(
+        load_from_file(&imported.scenario),
         lettre_sender::Mode::Plain,
         Some(("yourname@gmail.com", "secret", Mechanism::Login)),
-    );
-
-    let error = lettre_sender::send(&lettre, lettre_sender::message(&["b@example.com"], "hi"))
-        .await
-        .expect_err("no AUTH offered in clear text");
+        &["b@example.com"],
+        "no AUTH offered in clear text",
+    )
+    .await;
 
     assert_eq!(error.status(), None, "a client-side failure: {error}");
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    let clients = records[0].transcript.client_lines();
+    let clients = record.transcript.client_lines();
     assert!(
         !clients
             .iter()
@@ -664,7 +657,7 @@ async fn smtplib_sample_replayed_to_lettre_with_credentials_fails_before_any_aut
         "{clients:?}"
     );
     assert!(
-        records[0]
+        record
             .transcript
             .server_lines()
             .contains(&"250 SMTPUTF8".to_owned())
@@ -767,23 +760,17 @@ async fn rfc5321_example_replayed_refuses_the_second_recipient_with_the_550_and_
 async fn rfc5321_example_replayed_to_lettre_fails_at_the_second_rcpt_with_the_550() {
     let scenario =
         load_from_file(&import("transcript-rfc5321-d1.txt", Format::Transcript).scenario);
-    let server = common::server(scenario).await;
-    let lettre = lettre_sender::transport(server.port(), lettre_sender::Mode::Plain, None);
-
-    let error = lettre_sender::send(
-        &lettre,
-        lettre_sender::message(&["Jones@foo.com", "Green@foo.com", "Brown@foo.com"], "hi"),
+    let (error, record) = lettre_fails_against(
+        scenario,
+        lettre_sender::Mode::Plain,
+        None,
+        &["Jones@foo.com", "Green@foo.com", "Brown@foo.com"],
+        "lettre gives up at the refused recipient",
     )
-    .await
-    .expect_err("lettre gives up at the refused recipient");
+    .await;
 
-    assert_eq!(
-        error.status().map(|c| c.to_string()).as_deref(),
-        Some("550")
-    );
-    assert!(error.to_string().contains("No such user here"), "{error}");
-    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
-    let clients = records[0].transcript.client_lines();
+    assert_refused(&error, 550, "No such user here");
+    let clients = record.transcript.client_lines();
     let rcpts: Vec<&String> = clients.iter().filter(|l| l.starts_with("RCPT")).collect();
     assert_eq!(
         rcpts,
@@ -792,7 +779,7 @@ async fn rfc5321_example_replayed_to_lettre_fails_at_the_second_rcpt_with_the_55
     );
     assert!(!clients.iter().any(|l| l == "DATA"), "{clients:?}");
     // After the 550 lettre only says goodbye.
-    let lines = records[0].transcript.server_lines();
+    let lines = record.transcript.server_lines();
     let at = lines
         .iter()
         .position(|l| l == RFC_550)
