@@ -390,14 +390,7 @@ impl Player<'_> {
         let handshake = connector.connect(self.options.tls_name.clone(), tcp);
         match tokio::time::timeout(self.options.timeout, handshake).await {
             Ok(Ok(tls)) => {
-                let (_, conn) = tls.get_ref();
-                // rustls spells versions `TLSv1_3`.
-                let version = conn
-                    .protocol_version()
-                    .map_or("none".into(), |v| format!("{v:?}").replace('_', "."));
-                let cipher = conn
-                    .negotiated_cipher_suite()
-                    .map_or("none".into(), |c| format!("{:?}", c.suite()));
+                let (version, cipher) = crate::tls::describe(tls.get_ref().1);
                 self.transcript.push(Event::TlsStarted { version, cipher });
                 self.conn = Conn::Tls(Box::new(tls));
                 Ok(())

@@ -77,12 +77,12 @@ pub fn client_config_trusting(ca_pem: &str) -> Result<Arc<ClientConfig>, CertErr
 }
 
 /// Short stable names for transcripts: e.g. `("TLSv1.3", "TLS13_AES_256_GCM_SHA384")`
-/// from a server connection.
+/// from a server or client connection.
 ///
 /// The first is the protocol version (`"TLSv1.2"`, `"TLSv1.3"`), the second the IANA
 /// cipher suite name as rustls spells it (e.g. `"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"`
 /// for TLS 1.2). Before the handshake has settled them, both are `"none"`.
-pub fn describe(conn: &rustls::ServerConnection) -> (String, String) {
+pub fn describe(conn: &rustls::CommonState) -> (String, String) {
     let version = match conn.protocol_version() {
         None => "none".to_owned(),
         Some(v) => match v.as_str() {

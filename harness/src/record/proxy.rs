@@ -251,13 +251,7 @@ impl Relay<'_> {
         let handshake = connector.connect(self.options.upstream_name.clone(), io);
         match tokio::time::timeout(self.timeout(), handshake).await {
             Ok(Ok(tls)) => {
-                let conn = tls.get_ref().1;
-                let version = conn
-                    .protocol_version()
-                    .map_or("none".into(), |v| format!("{v:?}").replace('_', "."));
-                let cipher = conn
-                    .negotiated_cipher_suite()
-                    .map_or("none".into(), |c| format!("{:?}", c.suite()));
+                let (version, cipher) = crate::tls::describe(tls.get_ref().1);
                 self.upstream = Side::new(Box::new(tls));
                 Ok((version, cipher))
             }
