@@ -325,3 +325,38 @@ async fn serve_plays_a_case_and_names_the_cases_when_asked_for_a_missing_one() {
         r.stderr
     );
 }
+
+#[tokio::test]
+async fn one_case_runs_by_the_name_its_result_line_gives_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = dir.path().to_str().expect("utf-8 path");
+    let r = smtp_harness(&[
+        "run",
+        "--sender",
+        "appliance",
+        "scenarios/vendors/gmail.scn#app-password-required",
+        "--matrix-dir",
+        out,
+    ])
+    .await;
+    assert_eq!(r.code, Some(0), "{}\n{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("PASS")).collect();
+    assert_eq!(lines.len(), 1, "{}", r.stdout);
+    assert!(
+        lines[0].starts_with(
+            "PASS  scenarios/vendors/gmail.scn#app-password-required  [appliance]  failure at AUTH 534"
+        ),
+        "{}",
+        r.stdout
+    );
+
+    let r = smtp_harness(&["run", "scenarios/vendors/gmail.scn#no-such-case"]).await;
+    assert_eq!(r.code, Some(2), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "scenarios/vendors/gmail.scn: no case `no-such-case` (the file has success, bad-password"
+        ),
+        "{}",
+        r.stderr
+    );
+}

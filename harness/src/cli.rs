@@ -246,7 +246,8 @@ fn report(
 /// `smtp-harness run`.
 #[derive(clap::Args, Debug)]
 struct RunArgs {
-    /// Scenario files or directories (searched for *.scn).
+    /// Scenario files or directories (searched for *.scn); FILE#CASE runs one case of a
+    /// persona, as the result lines name it.
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
     /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
@@ -292,16 +293,34 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
     let mut scenarios = Vec::new();
     let mut case_order: Vec<String> = Vec::new();
     let mut broken = 0;
-    for file in &files {
-        match ScenarioFile::from_file(file) {
-            Ok(loaded) if loaded.cases.is_empty() => {
+    for given in &files {
+        let (file, only_case) = split_case(given);
+        match ScenarioFile::from_file(&file) {
+            Ok(loaded) if loaded.cases.is_empty() && only_case.is_none() => {
                 scenarios.push((file.display().to_string(), loaded.persona));
             }
             Ok(loaded) => {
+                let names = loaded.case_names().join(", ");
                 merge_case_order(&mut case_order, &loaded.case_names());
+                let before = scenarios.len();
                 for case in loaded.cases {
                     let name = case.case.clone().unwrap_or_default();
-                    scenarios.push((format!("{}#{name}", file.display()), case));
+                    if only_case.as_ref().is_none_or(|only| *only == name) {
+                        scenarios.push((format!("{}#{name}", file.display()), case));
+                    }
+                }
+                if scenarios.len() == before {
+                    broken += 1;
+                    eprintln!(
+                        "error: {}: no case `{}` (the file has {})",
+                        file.display(),
+                        only_case.unwrap_or_default(),
+                        if names.is_empty() {
+                            "none".into()
+                        } else {
+                            names
+                        }
+                    );
                 }
             }
             Err(e) => {
@@ -406,6 +425,18 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `gmail.scn#bad-password` (as run's lines name a case) → the file and the case, when no file
+/// has the whole name; anything else is a file on its own.
+fn split_case(given: &Path) -> (PathBuf, Option<String>) {
+    let text = given.to_string_lossy();
+    match text.rsplit_once('#') {
+        Some((file, case)) if !given.exists() && Path::new(file).is_file() => {
+            (PathBuf::from(file), Some(case.to_owned()))
+        }
+        _ => (given.to_path_buf(), None),
+    }
 }
 
 /// Adds a file's case names to the matrix's column order: a new name goes right after the
