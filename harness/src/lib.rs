@@ -69,6 +69,7 @@
 
 pub mod certs;
 pub mod client;
+mod escape;
 pub mod import;
 pub mod message;
 pub mod pattern;

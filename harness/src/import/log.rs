@@ -70,42 +70,22 @@ pub(super) fn notes(text: &str) -> Vec<String> {
     }
 }
 
-/// Undoes Ruby's `inspect`: `"220 ok\r\n"` → `220 ok\r\n`.
+/// Undoes Ruby's `inspect`: `"220 ok\r\n"` → `220 ok\r\n` (also `\e` and `\#`).
 pub(super) fn unquote(quoted: &str, path: &str, n: usize) -> Result<String, ImportError> {
     let bad = |what: &str| ImportError::line(path, n, format!("{what} in {quoted}"));
-    let inner = quoted
+    let body = quoted
         .strip_prefix('"')
-        .and_then(|q| q.strip_suffix('"'))
         .ok_or_else(|| bad("expected a quoted string"))?;
-    let mut bytes = Vec::with_capacity(inner.len());
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('r') => bytes.push(b'\r'),
-            Some('n') => bytes.push(b'\n'),
-            Some('t') => bytes.push(b'\t'),
-            Some('e') => bytes.push(0x1b),
-            Some('\\') => bytes.push(b'\\'),
-            Some('"') => bytes.push(b'"'),
-            Some('#') => bytes.push(b'#'),
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                if hex.len() != 2 {
-                    return Err(bad("a bad \\x escape (two hex digits expected)"));
-                }
-                let b = u8::from_str_radix(&hex, 16)
-                    .map_err(|_| bad("a bad \\x escape (two hex digits expected)"))?;
-                bytes.push(b);
-            }
-            _ => return Err(bad("an unknown escape")),
-        }
+    let decoded = crate::escape::unescape(
+        body,
+        Some(b'"'),
+        &[(b'"', b'"'), (b'e', 0x1b), (b'#', b'#')],
+    )
+    .map_err(|e| bad(super::escape_problem(&e)))?;
+    if decoded.rest != Some("") {
+        return Err(bad("expected a quoted string"));
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(String::from_utf8_lossy(&decoded.bytes).into_owned())
 }
 
 #[cfg(test)]

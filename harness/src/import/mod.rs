@@ -341,6 +341,15 @@ pub(crate) fn numbered(text: &str) -> impl Iterator<Item = (usize, &str)> {
         .filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#'))
 }
 
+/// What an importer says of a bad escape in a quoted log string.
+pub(crate) fn escape_problem(bad: &crate::escape::BadEscape<'_>) -> &'static str {
+    if bad.is_hex() {
+        "a bad \\x escape (two hex digits expected)"
+    } else {
+        "an unknown escape"
+    }
+}
+
 /// Splits a decoded chunk of wire text into lines (CRLF or LF), dropping the last empty one.
 pub(crate) fn wire_lines(text: &str) -> Vec<String> {
     let mut lines: Vec<String> = text

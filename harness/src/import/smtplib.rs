@@ -113,52 +113,24 @@ impl Traceback {
     }
 }
 
-/// Undoes Python's `repr` of bytes or str: `b'250 ok\r\n'`.
+/// Undoes Python's `repr` of bytes or str: `b'250 ok\r\n'`; only a `# note` may follow it.
 fn unquote_bytes(lit: &str, path: &str, n: usize) -> Result<String, ImportError> {
     let bad = |what: &str| ImportError::line(path, n, format!("{what} in {lit}"));
     let lit = lit.strip_prefix('b').unwrap_or(lit);
     let quote = lit
-        .chars()
+        .bytes()
         .next()
-        .filter(|c| *c == '\'' || *c == '"')
+        .filter(|c| *c == b'\'' || *c == b'"')
         .ok_or_else(|| bad("expected a quoted string"))?;
-    let mut bytes = Vec::with_capacity(lit.len());
-    let mut chars = lit[1..].chars();
-    let mut closed = false;
-    while let Some(c) = chars.next() {
-        if c == quote {
-            closed = true;
-            break;
-        }
-        if c != '\\' {
-            let mut buf = [0u8; 4];
-            bytes.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        match chars.next() {
-            Some('r') => bytes.push(b'\r'),
-            Some('n') => bytes.push(b'\n'),
-            Some('t') => bytes.push(b'\t'),
-            Some('\\') => bytes.push(b'\\'),
-            Some('\'') => bytes.push(b'\''),
-            Some('"') => bytes.push(b'"'),
-            Some('x') => {
-                let hex: String = chars.by_ref().take(2).collect();
-                if hex.len() != 2 {
-                    return Err(bad("a bad \\x escape (two hex digits expected)"));
-                }
-                bytes.push(u8::from_str_radix(&hex, 16).map_err(|_| bad("a bad \\x escape"))?);
-            }
-            _ => return Err(bad("an unknown escape")),
-        }
-    }
-    if !closed {
-        return Err(bad("an unterminated string"));
-    }
+    let decoded = crate::escape::unescape(&lit[1..], Some(quote), &[(b'\'', b'\''), (b'"', b'"')])
+        .map_err(|e| bad(super::escape_problem(&e)))?;
     // Only a note may follow the string (`reply: b'250 ok\\r\\n'   # this one`).
-    let rest = chars.as_str().trim();
+    let rest = decoded
+        .rest
+        .ok_or_else(|| bad("an unterminated string"))?
+        .trim();
     if !rest.is_empty() && !rest.starts_with('#') {
         return Err(bad("text after the string"));
     }
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+    Ok(String::from_utf8_lossy(&decoded.bytes).into_owned())
 }

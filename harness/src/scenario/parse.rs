@@ -673,15 +673,16 @@ impl<'a> Parser<'a> {
                 if !word.quoted {
                     return Err(self.syntax(n, word.column, WHAT, word.text));
                 }
-                let bytes = unescape(word.text).map_err(|(offset, found)| {
-                    self.syntax(
-                        n,
-                        word.column + 1 + offset,
-                        "an escape: \\r, \\n, \\t, \\\\, \\\" or \\xNN",
-                        &found,
-                    )
-                })?;
-                Action::Raw(bytes)
+                let bytes =
+                    crate::escape::unescape(word.text, None, &[(b'"', b'"')]).map_err(|bad| {
+                        self.syntax(
+                            n,
+                            word.column + 1 + bad.offset,
+                            "an escape: \\r, \\n, \\t, \\\\, \\\" or \\xNN",
+                            bad.escape,
+                        )
+                    })?;
+                Action::Raw(bytes.bytes)
             }
             _ => unreachable!("only called for actions"),
         };
@@ -1009,53 +1010,6 @@ impl<'a> Parser<'a> {
         }
         Err(self.syntax(n, word.column, WHAT, word.text))
     }
-}
-
-/// Undoes the escapes of a `raw "…"` string; on error, the byte offset and the bad escape.
-fn unescape(text: &str) -> Result<Vec<u8>, (usize, String)> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'\\' {
-            out.push(bytes[i]);
-            i += 1;
-            continue;
-        }
-        let escape = bytes.get(i + 1).copied();
-        let (byte, len) = match escape {
-            Some(b'r') => (b'\r', 2),
-            Some(b'n') => (b'\n', 2),
-            Some(b't') => (b'\t', 2),
-            Some(b'\\') => (b'\\', 2),
-            Some(b'"') => (b'"', 2),
-            Some(b'x') => match text
-                .get(i + 2..i + 4)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                Some(b) => (b, 4),
-                None => {
-                    return Err((
-                        i,
-                        text.get(i..(i + 4).min(text.len()))
-                            .unwrap_or("\\x")
-                            .to_owned(),
-                    ));
-                }
-            },
-            _ => {
-                return Err((
-                    i,
-                    text.get(i..(i + 2).min(text.len()))
-                        .unwrap_or("\\")
-                        .to_owned(),
-                ));
-            }
-        };
-        out.push(byte);
-        i += len;
-    }
-    Ok(out)
 }
 
 /// The text after `S:` or `C:`: one optional space is dropped, the rest is kept verbatim.
