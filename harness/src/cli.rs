@@ -140,10 +140,7 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = single_threaded_runtime()?;
     runtime.block_on(serve(scenario, args))
 }
 
@@ -241,6 +238,15 @@ fn report(
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The runtime of the long-running servers (`serve`, `record`): one thread keeps up with
+/// smtp-sink (see the README's speed table).
+fn single_threaded_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")
 }
 
 /// `smtp-harness run`.
@@ -761,10 +767,7 @@ fn run_record(args: RecordArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the tokio runtime")?;
+    let runtime = single_threaded_runtime()?;
     runtime.block_on(record(options, args))
 }
 
