@@ -5,33 +5,13 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{WAIT, repo};
-use tokio::process::Command;
+use common::WAIT;
 
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
-
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn run(args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .arg("run")
-        .args(args)
-        .current_dir(repo(""))
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(WAIT * 6, out)
-        .await
-        .expect("run finishes in time")
-        .expect("runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `smtp-harness run ARGS`.
+async fn run(args: &[&str]) -> common::CliRun {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    common::smtp_harness(&all, WAIT * 6).await
 }
 
 fn temp_scenario(name: &str, text: &str) -> PathBuf {

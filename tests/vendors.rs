@@ -15,9 +15,6 @@ use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::{Mode, message, send, transport};
 use smtp_harness::Scenario;
 use smtp_harness::scenario::ScenarioFile;
-use tokio::process::Command;
-
-const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
 
 /// The persona files, sorted.
 fn vendor_files() -> Vec<PathBuf> {
@@ -219,27 +216,9 @@ async fn gmail_with_a_bad_password_is_a_persona_combined_with_a_failure() {
     assert!(case.messages().is_empty());
 }
 
-struct Run {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
-
-async fn smtp_harness(args: &[&str]) -> Run {
-    let out = Command::new(BIN)
-        .args(args)
-        .current_dir(repo(""))
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(WAIT * 12, out)
-        .await
-        .expect("finishes in time")
-        .expect("runs");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+/// `smtp-harness ARGS`, with time for every case of every persona.
+async fn smtp_harness(args: &[&str]) -> common::CliRun {
+    common::smtp_harness(args, WAIT * 12).await
 }
 
 #[tokio::test]

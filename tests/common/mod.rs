@@ -16,6 +16,31 @@ use tokio_rustls::rustls::pki_types::ServerName;
 /// Every wait in the tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(10);
 
+/// What a run of the `smtp-harness` binary left: its exit code and its output.
+pub struct CliRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `smtp-harness ARGS` from the repository root, killed if it outlives `limit`.
+pub async fn smtp_harness(args: &[&str], limit: Duration) -> CliRun {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_smtp-harness"))
+        .args(args)
+        .current_dir(repo(""))
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(limit, out)
+        .await
+        .expect("smtp-harness finishes in time")
+        .expect("smtp-harness runs");
+    CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
 /// A path relative to the repository root.
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
