@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use lettre::transport::smtp::authentication::Mechanism;
 use smtp_harness::import::{Format, ImportError, Imported, import_bytes, import_file};
-use smtp_harness::run::{Job, Verdict, run_job};
+use smtp_harness::run::{Job, JobResult, Verdict, run_job};
 use smtp_harness::scenario::SenderKind;
 use smtp_harness::{FakeSmtpServer, Scenario};
 
@@ -221,21 +221,15 @@ async fn swaks_output_replayed_to_the_appliance_fails_at_auth_with_the_two_line_
     replayed_to_the_appliance_fails_at_auth_with_the_two_line_535("swaks-auth-535.txt").await;
 }
 
-/// Imports the fixture and drives the appliance's sender through it with the customer's
-/// settings: `failure at AUTH 535`, as in the customer's log.
-async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: &str) {
-    // Arrange
-    let scenario = with_appliance_sender(&import(fixture).scenario);
+/// Drives `sender` through the imported `fixture` as `smtp-harness run` does; the run must
+/// pass, ending (as the customer's client did) with `failure at AUTH 535`.
+async fn run_to_the_535(fixture: &str, scenario: Scenario, sender: SenderKind) -> JobResult {
     let job = Job {
         name: format!("{fixture} (imported)"),
         scenario: Arc::new(scenario),
-        sender: SenderKind::Appliance,
+        sender,
     };
-
-    // Act
     let result = run_job(&job, &appliance_runs::context()).await;
-
-    // Assert
     assert_eq!(
         result.verdict,
         Verdict::Pass,
@@ -248,6 +242,17 @@ async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: 
         "{}",
         result.observed
     );
+    result
+}
+
+/// Imports the fixture and drives the appliance's sender through it with the customer's
+/// settings: `failure at AUTH 535`, as in the customer's log.
+async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: &str) {
+    // Arrange
+    let scenario = with_appliance_sender(&import(fixture).scenario);
+
+    // Act and assert
+    let result = run_to_the_535(fixture, scenario, SenderKind::Appliance).await;
     assert_535_after_auth(&result.records[0].transcript);
 }
 
@@ -608,28 +613,9 @@ async fn smtplib_output_replayed_to_python_smtplib_fails_at_auth_with_the_535() 
         script.display()
     );
     let scenario = Scenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
-    let job = Job {
-        name: "smtplib.txt (imported)".into(),
-        scenario: Arc::new(scenario),
-        sender: SenderKind::Command,
-    };
 
-    // Act
-    let result = run_job(&job, &appliance_runs::context()).await;
-
-    // Assert
-    assert_eq!(
-        result.verdict,
-        Verdict::Pass,
-        "{}\n{}",
-        result.line(),
-        result.details
-    );
-    assert!(
-        result.observed.contains("failure at AUTH 535"),
-        "{}",
-        result.observed
-    );
+    // Act and assert
+    let result = run_to_the_535("smtplib.txt", scenario, SenderKind::Command).await;
     let lines = result.records[0].transcript.server_lines();
     let at = lines
         .iter()
