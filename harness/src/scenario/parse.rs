@@ -29,6 +29,7 @@ struct Word<'a> {
 }
 
 /// The parser's state while it walks the lines.
+#[derive(Clone)]
 struct Parser<'a> {
     origin: &'a str,
     scenario: Scenario,
@@ -50,6 +51,7 @@ struct Parser<'a> {
 }
 
 /// What the parser keeps while it reads one `case` section on top of the persona.
+#[derive(Clone)]
 struct CaseState {
     /// Rules before this index are the persona's; the case's own come after and are moved
     /// in front of them when the case ends.
@@ -78,17 +80,17 @@ pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
 /// [`ScenarioError::Syntax`] or [`ScenarioError::Invalid`], naming line (and column).
 pub fn parse_cases(text: &str, origin: &str) -> Result<super::ScenarioFile, ScenarioError> {
     let sections = sections(text, origin)?;
-    let mut parser = Parser::new(origin);
-    parser.lines(&sections.persona)?;
-    let persona = parser.finish()?;
+    // The persona is read once; each case goes on in a copy of the parser as it stands there.
+    let mut base = Parser::new(origin);
+    base.lines(&sections.persona)?;
+    base.flush_script_lines()?;
+    base.close_rule()?;
+    base.open_sender = false;
+    base.open_receiver = false;
+    let persona = base.clone().finish()?;
     let mut cases = Vec::new();
     for section in &sections.cases {
-        let mut parser = Parser::new(origin);
-        parser.lines(&sections.persona)?;
-        parser.flush_script_lines()?;
-        parser.close_rule()?;
-        parser.open_sender = false;
-        parser.open_receiver = false;
+        let mut parser = base.clone();
         parser.case = Some(CaseState {
             persona_rules: parser.scenario.rules.len(),
             sender_seen: false,
