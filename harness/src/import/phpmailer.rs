@@ -71,9 +71,9 @@ fn continues_reply(line: &str, last: Option<&Entry>) -> bool {
     if line.starts_with(char::is_whitespace) {
         return true;
     }
+    // A reply still open: `NNN-…` (which also means it has its three-digit code).
     let open = previous.as_bytes().get(3) == Some(&b'-');
-    open && previous.len() >= 3
-        && line.len() >= 4
+    open && line.len() >= 4
         && line.as_bytes()[..3] == previous.as_bytes()[..3]
         && matches!(line.as_bytes()[3], b'-' | b' ')
 }
