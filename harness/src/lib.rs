@@ -65,6 +65,7 @@
 //! - [`reply`], [`pattern`], [`message`]: replies, client-line globs, captured messages.
 //! - [`certs`], [`tls`]: test certificates (rcgen) and rustls configurations.
 //! - [`snapshot`]: stable text for insta snapshots.
+//! - [`wire`]: connections and the byte-fed decoders every role shares.
 #![warn(missing_docs)]
 
 pub mod certs;
@@ -82,6 +83,7 @@ pub mod snapshot;
 pub mod tls;
 pub mod transcript;
 pub mod verify;
+pub mod wire;
 
 pub use certs::CertVariant;
 pub use message::ReceivedMessage;
