@@ -128,7 +128,13 @@ async fn serve_once_plays_the_scenario_writes_the_transcript_and_exits_by_verdic
     let status = wait(&mut child).await;
     assert_eq!(status.code(), Some(1), "expectation broken gives exit 1");
     let log = std::fs::read_to_string(&transcript).expect("transcript written");
-    assert!(log.starts_with("Connection opened:\n-> \"220 mx.harness.test ESMTP smtp-harness\\r\\n\"\n<- \"EHLO me\\r\\n\""), "{log}");
+    assert!(
+        log.starts_with("Connection opened: connection 1 with 127.0.0.1:")
+            && log.contains(
+                "\n-> \"220 mx.harness.test ESMTP smtp-harness\\r\\n\"\n<- \"EHLO me\\r\\n\""
+            ),
+        "{log}"
+    );
     let mut stderr = String::new();
     use tokio::io::AsyncReadExt;
     child

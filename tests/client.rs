@@ -200,9 +200,11 @@ async fn the_send_command_plays_a_client_scenario_and_exits_by_verdict() {
         "{}",
         String::from_utf8_lossy(&ok.stdout)
     );
+    let stdout = String::from_utf8_lossy(&ok.stdout);
     assert!(
-        String::from_utf8_lossy(&ok.stdout)
-            .starts_with("Connection opened:\n-> \"220 sink.harness.test")
+        stdout.starts_with("Connection opened: connection 1 with 127.0.0.1:")
+            && stdout.contains("\n-> \"220 sink.harness.test"),
+        "{stdout}"
     );
     let bad = tokio::time::timeout(WAIT, run("scenarios/client/deliver-starttls.scn"))
         .await

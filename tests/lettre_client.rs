@@ -135,7 +135,9 @@ async fn implicit_tls_scenario_accepts_auth_plain() {
     let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
     let log = records[0].transcript.to_string();
     assert!(
-        log.starts_with("Connection opened:\nTLS connection started\n-> \"220 "),
+        log.starts_with("Connection opened: connection 1 with 127.0.0.1:")
+            && log.contains("\nTLS connection started: TLSv1.3 TLS13_")
+            && log.contains(" TLS13_AES_256_GCM_SHA384\n-> \"220 "),
         "{log}"
     );
     assert!(log.contains("<- \"AUTH PLAIN [redacted]\\r\\n\""), "{log}");

@@ -531,8 +531,31 @@ fn check_wire(wire: &Wire, session: &Session) -> Result<(), String> {
 }
 
 /// The first chunk size of a BDAT command, as the session reads it.
+/// RFC 3030 section 2: `BDAT chunk-size [SP LAST]`, the size in digits.
 fn bdat_size(args: &str) -> Option<usize> {
-    args.split_ascii_whitespace().next()?.parse().ok()
+    let mut words = args.split_ascii_whitespace();
+    let size = words.next()?;
+    if !size.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    match rest.as_slice() {
+        [] => size.parse().ok(),
+        [last] if last.eq_ignore_ascii_case("LAST") => size.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Does the session know the verb of this line (as `smtp_harness::wire::Verb` does)?
+fn known_verb(line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let word = text.split_ascii_whitespace().next().unwrap_or("");
+    [
+        "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN",
+        "HELP", "STARTTLS", "AUTH", "ETRN", "LHLO", "ATRN", "BURL", "TURN",
+    ]
+    .iter()
+    .any(|v| v.eq_ignore_ascii_case(word))
 }
 
 /// Where DATA content that starts at `from` ends: just after its `.` line (a `.` CRLF line that
@@ -577,6 +600,8 @@ fn check_consumption(session: &Session, input: &[u8]) -> Result<(), String> {
         let last = i + 1 == session.turns.len();
         let unanswered_ok = last && session.closed_by == Closer::Client;
         match turn.verb().as_deref() {
+            // A size that cannot be read: the server says 521 and reads no further.
+            Some("BDAT") if turn.codes() == [521] => reading = false,
             Some("BDAT") if !turn.groups.is_empty() => {
                 let (_, args) = turn.verb_args();
                 let size = bdat_size(&args).unwrap_or(0);
@@ -642,6 +667,10 @@ fn check_consumption(session: &Session, input: &[u8]) -> Result<(), String> {
 #[derive(Default)]
 struct Model {
     helo: bool,
+    /// The greeting was EHLO (extensions were advertised).
+    esmtp: bool,
+    /// BDAT was used in this transaction.
+    chunking: bool,
     starttls_offered: bool,
     auth_offered: bool,
     chunking_offered: bool,
@@ -669,36 +698,54 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
     }
     let mut m = Model::default();
     let mut challenged = false;
+    // After a refused AUTH, a line with no known verb is a SASL payload the client pipelined
+    // behind it: a secret, though no 334 asked for it.
+    let mut guard = false;
     for (i, turn) in session.turns.iter().enumerate() {
         let last = i + 1 == session.turns.len();
-        if turn.sasl != challenged {
+        let guarded = !challenged && guard && !known_verb(&turn.line);
+        if turn.sasl != (challenged || guarded) {
             return Err(format!(
-                "turn {i}: {} read as a SASL answer: {}, after a 334: {challenged}",
+                "turn {i}: {} read as a secret: {}, after a 334: {challenged}, after a refused AUTH: {guard}",
                 turn.show(),
                 turn.sasl
             ));
         }
+        if !challenged && known_verb(&turn.line) {
+            guard = false;
+        }
+        let sasl_answer = challenged;
         let Some(first) = turn.groups.first().map(|g| g.code) else {
             continue; // an unfinished BDAT chunk (checked in check_consumption)
         };
         let final_code = turn.groups.last().map_or(first, |g| g.code);
         challenged = final_code == 334;
-        let (verb, args) = turn.verb_args();
+        let (verb, args) = if sasl_answer {
+            (String::new(), String::new())
+        } else {
+            turn.verb_args()
+        };
+        if (verb == "AUTH" || sasl_answer) && final_code >= 400 {
+            guard = true;
+        }
         let allowed: &[u16] = if turn.too_long() {
             &[500]
-        } else if turn.sasl {
+        } else if sasl_answer {
             &[235, 334, 501, 535]
         } else {
             match verb.as_str() {
                 "EHLO" | "HELO" => &[250, 501],
                 "MAIL" if !m.helo || m.envelope.is_some() => &[503],
-                "MAIL" => &[250, 501, 552, 555],
-                "RCPT" if m.envelope.is_none() => &[503],
-                "RCPT" => &[250, 501, 555],
-                "DATA" if m.envelope.is_none() => &[503],
+                // 553 5.6.7: a non-ASCII path without SMTPUTF8 (RFC 6531); 555: a parameter
+                // the EHLO reply did not advertise.
+                "MAIL" => &[250, 501, 552, 553, 555],
+                "RCPT" if m.envelope.is_none() || m.chunking => &[503],
+                "RCPT" => &[250, 501, 553, 555],
+                "DATA" if m.envelope.is_none() || m.chunking => &[503],
                 "DATA" if m.envelope == Some(0) => &[554],
                 "DATA" => &[354, 501],
-                "BDAT" if bdat_size(&args).is_none() => &[501],
+                // Postfix: 521 and the connection closes (where the chunk ends is unknown).
+                "BDAT" if bdat_size(&args).is_none() => &[521],
                 "BDAT" if m.envelope.is_none() => &[503],
                 "BDAT" if m.envelope == Some(0) => &[554],
                 "BDAT" if !m.chunking_offered => &[502],
@@ -708,13 +755,16 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
                 }
                 "AUTH" => &[235, 334, 501, 504, 535],
                 "STARTTLS" if !args.is_empty() => &[501],
-                "STARTTLS" if m.starttls_offered => &[220],
+                // Postfix 3.7 starts TLS after HELO or before any greeting too; a list that
+                // left STARTTLS out means it is not offered.
+                "STARTTLS" if tls && (!m.esmtp || m.starttls_offered) => &[220],
                 "STARTTLS" => &[502],
                 "RSET" | "NOOP" => &[250, 501],
                 "VRFY" => &[252, 501],
-                "HELP" => &[214, 501],
+                // Postfix 3.7 knows neither HELP nor EXPN.
+                "HELP" | "EXPN" => &[500, 501],
                 "QUIT" => &[221],
-                "EXPN" | "ETRN" | "LHLO" | "ATRN" | "BURL" => &[501, 502],
+                "ETRN" | "LHLO" | "ATRN" | "BURL" => &[501, 502],
                 _ => &[500],
             }
         };
@@ -740,11 +790,13 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
         let positive = (200..300).contains(&final_code);
         match verb.as_str() {
             _ if turn.too_long() => {}
-            _ if turn.sasl => m.authenticated |= final_code == 235,
+            _ if sasl_answer => m.authenticated |= final_code == 235,
             "EHLO" | "HELO" if positive => {
                 let ehlo = verb == "EHLO";
                 m.helo = true;
+                m.esmtp = ehlo;
                 m.envelope = None;
+                m.chunking = false;
                 m.starttls_offered = ehlo && offers(&turn.groups[0], "STARTTLS");
                 m.auth_offered = ehlo && offers(&turn.groups[0], "AUTH");
                 m.chunking_offered = ehlo && offers(&turn.groups[0], "CHUNKING");
@@ -754,7 +806,10 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
             }
             "MAIL" if positive => m.envelope = Some(0),
             "RCPT" if positive => m.envelope = m.envelope.map(|n| n + 1),
-            "RSET" if positive => m.envelope = None,
+            "RSET" if positive => {
+                m.envelope = None;
+                m.chunking = false;
+            }
             "DATA" if first == 354 => m.envelope = None,
             "BDAT"
                 if positive
@@ -764,8 +819,15 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
                         .is_some_and(|w| w.eq_ignore_ascii_case("LAST")) =>
             {
                 m.envelope = None;
+                m.chunking = false;
             }
-            "BDAT" if [502, 552].contains(&final_code) => m.envelope = None,
+            // RFC 3030: DATA and more RCPTs may not follow a chunk in the transaction.
+            "BDAT" if positive => m.chunking = true,
+            // A refused chunk fails the transaction.
+            "BDAT" => {
+                m.envelope = None;
+                m.chunking = false;
+            }
             "AUTH" => m.authenticated |= final_code == 235,
             "STARTTLS" if first == 220 => {
                 if !last {
@@ -789,8 +851,13 @@ fn check_replies(session: &Session, tls: bool) -> Result<(), String> {
     }
     let quit = session.turns.last().and_then(Turn::verb).as_deref() == Some("QUIT");
     let tls_turn = session.tls_turn().is_some();
+    let bad_bdat = session
+        .turns
+        .last()
+        .is_some_and(|t| t.verb().as_deref() == Some("BDAT") && t.codes() == [521]);
     match (session.closed_by, session.reason.as_deref()) {
         (Closer::Server, None) if quit => {}
+        (Closer::Server, Some("BDAT without a chunk size")) if bad_bdat => {}
         (Closer::Client, None) if !quit && !tls_turn => {}
         (Closer::Client, Some("TLS handshake failed")) if tls_turn => {}
         (by, reason) => {

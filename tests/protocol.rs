@@ -40,8 +40,13 @@ async fn commands_out_of_order_get_503_and_unknown_ones_500_or_502() {
         c.cmd("FROB").await.lines,
         ["500 5.5.2 Error: command not recognized"]
     );
+    // Postfix 3.7 (Debian 12) does not know EXPN: it answers as for any unknown command.
     assert_eq!(
         c.cmd("EXPN staff").await.lines,
+        ["500 5.5.2 Error: command not recognized"]
+    );
+    assert_eq!(
+        c.cmd("ETRN x").await.lines,
         ["502 5.5.1 Error: command not implemented"]
     );
     assert_eq!(c.cmd("RCPT TO:").await.code, 501);
@@ -49,7 +54,8 @@ async fn commands_out_of_order_get_503_and_unknown_ones_500_or_502() {
     assert_eq!(c.cmd("RSET").await.code, 250);
     assert_eq!(c.cmd("NOOP").await.code, 250);
     assert_eq!(c.cmd("VRFY root").await.code, 252);
-    assert_eq!(c.cmd("HELP").await.code, 214);
+    // Postfix 3.7 has no HELP either: 500, as for an unknown command.
+    assert_eq!(c.cmd("HELP").await.code, 500);
     assert_eq!(c.cmd("quit").await.lines, ["221 2.0.0 Bye"]);
     assert!(c.closed().await);
 }

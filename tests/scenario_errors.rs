@@ -25,7 +25,7 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
         ),
         (
             "S: 220 hi\nfoo bar\n",
-            r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size, role), a step (S:, C:, raw, tls, pause, close, message, slow), `when`, `expect`, `sender` or `outcome`, found "foo""#,
+            r#"x.scn:2:1: expected a setting (name, hostname, certificate, implicit-tls, timeout, size, role, wording), a step (S:, C:, raw, tls, pause, close, message, slow), `when`, `default`, `expect`, `sender` or `outcome`, found "foo""#,
         ),
         (
             "certificate shiny\n",

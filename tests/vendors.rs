@@ -62,7 +62,11 @@ fn at_least_twelve_vendors_each_with_a_success_and_failures() {
         // The persona alone is servable: it greets and answers EHLO as the vendor does, or,
         // where no transcript of the vendor was published, says it plays the harness's defaults.
         let own_words = !loaded.persona.script.is_empty()
-            && loaded.persona.rules.iter().any(|r| r.verb == "EHLO");
+            && loaded
+                .persona
+                .rules
+                .iter()
+                .any(|r| r.verb == smtp_harness::wire::Verb::Ehlo);
         if own_words {
             with_greeting_and_ehlo += 1;
         } else {

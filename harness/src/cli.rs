@@ -170,6 +170,7 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
     }
     let render = Render {
         show_secrets: args.show_secrets,
+        ..Render::default()
     };
     let mut all_passed = true;
     loop {
@@ -545,7 +546,8 @@ fn run_send(args: SendArgs) -> Result<ExitCode> {
     print!(
         "{}",
         record.transcript.to_log(Render {
-            show_secrets: args.show_secrets
+            show_secrets: args.show_secrets,
+            ..Render::default()
         })
     );
     for f in &record.failures {

@@ -57,6 +57,13 @@ pub enum Event {
         /// Why, as rustls says it.
         error: String,
     },
+    /// The handshake completed, then the client closed without sending anything inside TLS:
+    /// it refused what it saw (a TLS 1.3 client checks the certificate after the handshake
+    /// has finished on the server's side, as do clients that check host names themselves).
+    TlsAbandoned {
+        /// The TLS alert the client sent, if any (`BadCertificate`, `UnknownCA` …).
+        alert: Option<String>,
+    },
     /// Bytes the client sent in clear text behind `STARTTLS` were thrown away, not executed.
     ClearTextDiscarded {
         /// How many.
@@ -130,6 +137,8 @@ impl Event {
 pub struct Render {
     /// Show AUTH payloads and passwords instead of `[redacted]`.
     pub show_secrets: bool,
+    /// Leave the peer's port out (it changes from run to run): for snapshots.
+    pub hide_ports: bool,
 }
 
 /// The placeholder written instead of a secret.
@@ -158,25 +167,27 @@ impl Transcript {
         self.events.push(event);
     }
 
-    /// The client lines as text (secrets redacted), without line endings.
+    /// The client lines as text (secrets redacted), without line endings; octets that are
+    /// not UTF-8 are written `\xNN`.
     pub fn client_lines(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| match e {
                 Event::Client { line, secret_from } => {
-                    Some(trim_eol(&client_text(line, *secret_from, Render::default())).to_owned())
+                    let bytes = client_bytes(line, *secret_from, Render::default());
+                    Some(trim_eol(&escape_invalid(&bytes)).to_owned())
                 }
                 _ => None,
             })
             .collect()
     }
 
-    /// The server lines as text, without line endings.
+    /// The server lines as text, without line endings (octets that are not UTF-8 as `\xNN`).
     pub fn server_lines(&self) -> Vec<String> {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Server(line) => Some(trim_eol(&String::from_utf8_lossy(line)).to_owned()),
+                Event::Server(line) => Some(trim_eol(&escape_invalid(line)).to_owned()),
                 _ => None,
             })
             .collect()
@@ -191,11 +202,13 @@ impl Transcript {
     }
 
     /// The reference log format: `Connection opened:`, `-> "220 …\r\n"`, `<- "EHLO …\r\n"`,
-    /// `TLS connection started`, one event per line.
+    /// `TLS connection started`, one event per line; the harness adds the connection's number
+    /// and the peer's address to the first, the TLS version and cipher to the last, the size
+    /// of a message (`<- [message: N bytes]`) and what happened around the conversation.
     pub fn to_log(&self, render: Render) -> String {
         let mut out = String::new();
         for event in &self.events {
-            out.push_str(&log_line(event, render));
+            out.push_str(&log_line(self.session, event, render));
             out.push('\n');
         }
         out
@@ -225,8 +238,8 @@ fn trim_eol(s: &str) -> &str {
     s.trim_end_matches(['\r', '\n'])
 }
 
-/// The client line as text, with the secret part replaced unless secrets are shown.
-fn client_text(line: &[u8], secret_from: Option<usize>, render: Render) -> String {
+/// The client line, with the secret part replaced unless secrets are shown.
+fn client_bytes(line: &[u8], secret_from: Option<usize>, render: Render) -> Vec<u8> {
     match secret_from {
         Some(at) if !render.show_secrets => {
             let at = at.min(line.len());
@@ -234,14 +247,38 @@ fn client_text(line: &[u8], secret_from: Option<usize>, render: Render) -> Strin
                 .iter()
                 .rposition(|b| *b != b'\r' && *b != b'\n')
                 .map_or(0, |p| p + 1);
-            let mut text = String::from_utf8_lossy(&line[..at]).into_owned();
+            let mut out = line[..at].to_vec();
             if body_end > at {
-                text.push_str(REDACTED);
+                out.extend_from_slice(REDACTED.as_bytes());
             }
-            text.push_str(&String::from_utf8_lossy(&line[body_end.max(at)..]));
-            text
+            out.extend_from_slice(&line[body_end.max(at)..]);
+            out
         }
-        _ => String::from_utf8_lossy(line).into_owned(),
+        _ => line.to_vec(),
+    }
+}
+
+/// Text with every octet that is not part of valid UTF-8 written `\xNN` (never U+FFFD, which
+/// would hide what was sent).
+pub fn escape_invalid(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The peer as the log shows it: without the port when ports are hidden.
+fn peer_text(peer: &str, render: Render) -> &str {
+    if !render.hide_ports {
+        return peer;
+    }
+    match peer.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => peer,
     }
 }
 
@@ -272,18 +309,29 @@ pub fn quote(bytes: &[u8]) -> String {
     out
 }
 
-fn log_line(event: &Event, render: Render) -> String {
+fn log_line(session: u64, event: &Event, render: Render) -> String {
     match event {
-        Event::Opened { .. } => "Connection opened:".to_owned(),
+        Event::Opened { peer } if peer.is_empty() => {
+            format!("Connection opened: connection {session}")
+        }
+        Event::Opened { peer } => format!(
+            "Connection opened: connection {session} with {}",
+            peer_text(peer, render)
+        ),
         Event::Server(line) => format!("-> {}", quote(line)),
         Event::Client { line, secret_from } => {
-            format!(
-                "<- {}",
-                quote(client_text(line, *secret_from, render).as_bytes())
-            )
+            format!("<- {}", quote(&client_bytes(line, *secret_from, render)))
         }
-        Event::TlsStarted { .. } => "TLS connection started".to_owned(),
+        Event::TlsStarted { version, cipher } => {
+            format!("TLS connection started: {version} {cipher}")
+        }
         Event::TlsFailed { error } => format!("TLS handshake failed: {error}"),
+        Event::TlsAbandoned { alert } => match alert {
+            Some(alert) => format!(
+                "TLS refused by the client after the handshake (alert {alert}): no command came inside TLS"
+            ),
+            None => "TLS refused by the client after the handshake: it closed before any command inside TLS".to_owned(),
+        },
         Event::ClearTextDiscarded { bytes } => {
             format!("Discarded {bytes} bytes sent in clear text after STARTTLS")
         }
@@ -320,17 +368,20 @@ fn log_line(event: &Event, render: Render) -> String {
 
 fn json_event(event: &Event, render: Render) -> serde_json::Value {
     match event {
-        Event::Opened { peer } => json!({"event": "opened", "peer": peer}),
-        Event::Server(line) => json!({"event": "server", "line": String::from_utf8_lossy(line)}),
+        Event::Opened { peer } => {
+            json!({"event": "opened", "peer": peer_text(peer, render)})
+        }
+        Event::Server(line) => json!({"event": "server", "line": escape_invalid(line)}),
         Event::Client { line, secret_from } => json!({
             "event": "client",
-            "line": client_text(line, *secret_from, render),
+            "line": escape_invalid(&client_bytes(line, *secret_from, render)),
             "redacted": secret_from.is_some() && !render.show_secrets,
         }),
         Event::TlsStarted { version, cipher } => {
             json!({"event": "tls_started", "version": version, "cipher": cipher})
         }
         Event::TlsFailed { error } => json!({"event": "tls_failed", "error": error}),
+        Event::TlsAbandoned { alert } => json!({"event": "tls_abandoned", "alert": alert}),
         Event::ClearTextDiscarded { bytes } => {
             json!({"event": "clear_text_discarded", "bytes": bytes})
         }
@@ -386,15 +437,43 @@ mod tests {
     fn log_format_matches_the_reference_and_redacts() {
         assert_eq!(
             sample().to_log(Render::default()),
-            "Connection opened:\n-> \"220 ESMTP nt3sm2942435pbc.14\\r\\n\"\n<- \"AUTH PLAIN [redacted]\\r\\n\"\n<- \"[redacted]\\r\\n\"\nTLS connection started\nConnection closed by client\n"
+            "Connection opened: connection 1 with 127.0.0.1:5\n-> \"220 ESMTP nt3sm2942435pbc.14\\r\\n\"\n<- \"AUTH PLAIN [redacted]\\r\\n\"\n<- \"[redacted]\\r\\n\"\nTLS connection started: TLSv1.3 X\nConnection closed by client\n"
         );
-        let shown = sample().to_log(Render { show_secrets: true });
+        let stable = sample().to_log(Render {
+            hide_ports: true,
+            ..Render::default()
+        });
+        assert!(stable.starts_with("Connection opened: connection 1 with 127.0.0.1\n"));
+        let shown = sample().to_log(Render {
+            show_secrets: true,
+            ..Render::default()
+        });
         assert!(shown.contains("AUTH PLAIN AGFsaWNlAHMzY3JldA=="), "{shown}");
         assert!(
             !sample()
                 .to_json_lines(Render::default())
                 .contains("AGFsaWNl")
         );
+    }
+
+    #[test]
+    fn octets_that_are_not_utf8_are_written_as_hex_escapes() {
+        let mut t = Transcript::new(2);
+        t.push(Event::Client {
+            line: b"MAIL FROM:<\xff\xfe@x>\r\n".to_vec(),
+            secret_from: None,
+        });
+        t.push(Event::Client {
+            line: b"AUTH PLAIN \xff\r\n".to_vec(),
+            secret_from: Some(11),
+        });
+        let log = t.to_log(Render::default());
+        assert!(log.contains(r#"<- "MAIL FROM:<\xFF\xFE@x>\r\n""#), "{log}");
+        assert!(!log.contains('\u{FFFD}'));
+        assert!(log.contains(r#"<- "AUTH PLAIN [redacted]\r\n""#), "{log}");
+        let json = t.to_json_lines(Render::default());
+        assert!(json.contains(r#"MAIL FROM:<\\xFF\\xFE@x>"#), "{json}");
+        assert_eq!(t.client_lines()[0], r"MAIL FROM:<\xFF\xFE@x>");
     }
 
     #[test]

@@ -225,9 +225,10 @@ pub fn assert_reference_535_transcript(
         "credentials leaked:\n{log}"
     );
     // They were really sent: only the redaction hides them.
-    let secret_log = record
-        .transcript
-        .to_log(smtp_harness::Render { show_secrets: true });
+    let secret_log = record.transcript.to_log(smtp_harness::Render {
+        show_secrets: true,
+        ..Default::default()
+    });
     assert!(
         secret_log.contains(&format!("<- \"{user}\\r\\n\"")),
         "{secret_log}"

@@ -1,25 +1,39 @@
 //! The reference log format (the appliance's `unicorn.log`): `Connection opened:`, server lines
 //! `-> "…"`, client lines `<- "…"` (Ruby `inspect` strings), `TLS connection started`.
-//! Several connections: the last one is imported.
+//! The harness's own transcripts add to those lines (`Connection opened: connection 2 with
+//! 127.0.0.1:40512`, `TLS connection started: TLSv1.3 TLS13_AES_256_GCM_SHA384`) and write
+//! events of their own, which are read past. Several connections: the last one is imported.
 
 use super::{Entry, ImportError, Item, numbered, wire_lines};
 
 /// `true` if the line is one the reference log writes.
 pub(super) fn recognises(line: &str) -> bool {
-    line == "Connection opened:"
-        || line == "TLS connection started"
+    is_opened(line)
+        || is_tls_started(line)
         || line.starts_with("-> \"")
         || line.starts_with("<- \"")
+}
+
+/// `Connection opened:`, alone (the reference) or with the harness's connection and peer.
+fn is_opened(line: &str) -> bool {
+    line.strip_prefix("Connection opened:")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(' '))
+}
+
+/// `TLS connection started`, alone (the reference) or with the harness's version and cipher.
+fn is_tls_started(line: &str) -> bool {
+    line.strip_prefix("TLS connection started")
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(':'))
 }
 
 pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
     let mut entries = Vec::new();
     for (n, line) in numbered(text) {
         let line = line.trim_end();
-        if line == "Connection opened:" {
+        if is_opened(line) {
             // A new connection: keep only the last one.
             entries.clear();
-        } else if line == "TLS connection started" {
+        } else if is_tls_started(line) {
             entries.push(Entry::new(n, Item::TlsStarted));
         } else if let Some(quoted) = line.strip_prefix("-> ") {
             for l in wire_lines(&unquote(quoted, path, n)?) {
@@ -33,6 +47,8 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
                 entries.push(Entry::new(n, Item::Client(l)));
             }
         } else if line.starts_with("TLS handshake failed")
+            || line.starts_with("TLS refused by the client")
+            || line.starts_with("Scenario diverged")
             || line.starts_with("Discarded ")
             || line.starts_with("Client sent ")
             || line.starts_with("Message captured")
@@ -58,7 +74,7 @@ pub(super) fn notes(text: &str) -> Vec<String> {
     let opened: Vec<usize> = text
         .lines()
         .enumerate()
-        .filter(|(_, l)| l.trim_end() == "Connection opened:")
+        .filter(|(_, l)| is_opened(l.trim_end()))
         .map(|(i, _)| i + 1)
         .collect();
     match opened.as_slice() {

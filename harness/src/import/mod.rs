@@ -576,14 +576,7 @@ pub(crate) fn render_scenario(
                         );
                         let _ = writeln!(out, "S: {auth}");
                     }
-                    if text.len() != text.trim_end().len() {
-                        let _ = writeln!(
-                            out,
-                            "# line {line_no} of the input ends in whitespace, which an S: line cannot keep: {}",
-                            crate::transcript::quote(text.as_bytes())
-                        );
-                    }
-                    let _ = writeln!(out, "S: {}", text.trim_end());
+                    let _ = writeln!(out, "S: {}", crate::scenario::reply_line_text(text));
                 }
                 let last = &lines[count - 1].1;
                 let code: u16 = last[..3].parse().unwrap_or(0);

@@ -24,6 +24,7 @@ use super::{Action, AuthCondition, Rule, Scenario, ScenarioError, Step, StepKind
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
+use crate::wire::Verb;
 
 /// Where errors of built scenarios point (there is no file).
 const ORIGIN: &str = "<builder>";
@@ -141,6 +142,16 @@ impl ScenarioBuilder {
                 self.scenario.expectations.push(exp);
             }
         }
+        if self.scenario.rules.iter().any(|r| r.verb == Verb::Unknown) {
+            return Err(ScenarioError::Invalid {
+                path: ORIGIN.into(),
+                line: 0,
+                message: format!(
+                    "a rule names a command the server does not know (known: {})",
+                    Verb::RULE_VERBS.map(Verb::as_str).join(", ")
+                ),
+            });
+        }
         if let Some(rule) = self.scenario.rules.iter().find(|r| r.actions.is_empty()) {
             return Err(ScenarioError::Invalid {
                 path: ORIGIN.into(),
@@ -161,16 +172,18 @@ pub struct RuleBuilder {
 }
 
 impl Rule {
-    /// A rule for commands with this verb (`"RCPT"`, `"AUTH"` …).
+    /// A rule for commands with this verb (`"RCPT"`, `"AUTH"` …, any case); an unknown verb
+    /// makes [`ScenarioBuilder::build`] fail.
     pub fn when(verb: &str) -> RuleBuilder {
         RuleBuilder {
             rule: Rule {
                 line: 0,
-                verb: verb.to_ascii_uppercase(),
+                verb: Verb::of_rule(&verb.to_ascii_uppercase()).unwrap_or(Verb::Unknown),
                 args: None,
                 nth: None,
                 connection: None,
                 tls: None,
+                advertised: None,
                 auth: AuthCondition::default(),
                 actions: Vec::new(),
             },

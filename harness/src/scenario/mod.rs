@@ -8,7 +8,8 @@
 //!    `220` to `STARTTLS`), `pause 2s`, `close`, and `raw "…"` (bytes sent as they are, with
 //!    `\r`, `\n`, `\t`, `\\`, `\"` and `\xNN` escapes: a non-SMTP server, a response injection).
 //!    The first steps are the greeting.
-//! 2. **Reactive rules**, `when VERB [args-glob] [#N] [connection=N] [tls|plain]` with an indented body of `S:` lines
+//! 2. **Reactive rules**, `when VERB [args-glob] [#N] [connection=N] [tls|plain]
+//!    [advertised|unadvertised]` with an indented body of `S:` lines
 //!    (and `tls`, `pause`, `close`). AUTH rules may add `MECHANISM`, `user=…` and `password=…`; they
 //!    are judged once the SASL exchange (the 334 challenges) is over. Rules answer what the script
 //!    does not (after it ends, or once the client strays from it); the first matching rule wins.
@@ -27,9 +28,15 @@
 //! [`ScenarioFile`]): each case adds rules tried before the ones above, expectations, a `sender`
 //! override and its own `outcome`.
 //!
-//! Anything neither scripted nor ruled gets sane RFC 5321 behaviour from the server. Settings come
+//! Anything neither scripted nor ruled gets sane RFC 5321 behaviour from the server, in
+//! Postfix's wording, or in RFC 5321's neutral wording with `wording rfc` (see [`Wording`]);
+//! `default SITUATION` blocks give a scenario's own reply for a situation the server answers
+//! by itself (`default unrecognized`, `default sequence`, … see [`Situation`]). Settings come
 //! first: `name`, `hostname`, `certificate VARIANT` (see [`crate::certs::CertVariant`]),
-//! `implicit-tls`, `timeout 30s` (idle timeout) and `size N` (the SIZE limit).
+//! `implicit-tls`, `timeout 30s` (idle timeout), `size N` (the SIZE limit) and `wording`.
+//!
+//! An `S:` line is sent as written, without trailing white space; to send a line with it (Postfix's
+//! smtp-sink ends its EHLO list with `250 `), quote it: `S: "250 "` (with the escapes of `raw`).
 //!
 //! ```text
 //! name Gmail rejects the password
@@ -56,7 +63,6 @@ use crate::pattern::Pattern;
 use crate::reply::Reply;
 
 pub use builder::{RuleBuilder, ScenarioBuilder};
-pub(crate) use parse::SASL_MECHANISMS;
 pub(crate) use parse::parse_duration;
 pub use parse::{parse, parse_cases};
 pub use receiver::{NotifySpec, ReceiverSpec};
@@ -105,6 +111,95 @@ pub struct Scenario {
     /// The `case` section this scenario was made from (a persona combined with a failure,
     /// `bad-password`), if any.
     pub case: Option<String>,
+    /// Whose wording the built-in replies use (`wording postfix|rfc`).
+    pub wording: Wording,
+    /// Replies the scenario gives for situations the server answers by itself
+    /// (`default unrecognized` …), in file order.
+    pub defaults: Vec<DefaultReply>,
+}
+
+/// Whose wording the server's built-in replies use, for whatever a scenario does not script.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wording {
+    /// Postfix's texts (`500 5.5.2 Error: command not recognized`), checked against Debian's
+    /// Postfix 3.7: the harness's default, a familiar server for any client.
+    #[default]
+    Postfix,
+    /// The neutral texts of RFC 5321 section 4.2 (`500 5.5.2 Syntax error, command
+    /// unrecognized`): for a persona of a server whose own texts were not published, so that
+    /// it never speaks with another vendor's words.
+    Rfc,
+}
+
+/// A situation the server answers by itself, whose reply a `default` block can give.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Situation {
+    /// A command the server does not know (`500`).
+    Unrecognized,
+    /// A command the server knows but does not offer (`502`).
+    NotImplemented,
+    /// Arguments that do not parse (`501`).
+    Syntax,
+    /// A command out of order (`503`): MAIL before HELO, RCPT before MAIL, DATA before RCPT …
+    Sequence,
+    /// A MAIL or RCPT parameter the EHLO reply did not advertise (`555`).
+    Parameter,
+    /// A command line over 512 octets (`500`).
+    LineTooLong,
+    /// The client was silent for the idle timeout (`421`, then the server closes).
+    Timeout,
+    /// The server is shutting down (`421`).
+    Shutdown,
+    /// The final reply to an accepted message (`250 … queued as …`).
+    Queued,
+}
+
+impl Situation {
+    /// Every situation, in the order the docs list them.
+    pub const ALL: [Situation; 9] = [
+        Situation::Unrecognized,
+        Situation::NotImplemented,
+        Situation::Syntax,
+        Situation::Sequence,
+        Situation::Parameter,
+        Situation::LineTooLong,
+        Situation::Timeout,
+        Situation::Shutdown,
+        Situation::Queued,
+    ];
+
+    /// The name a `default` block uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Situation::Unrecognized => "unrecognized",
+            Situation::NotImplemented => "not-implemented",
+            Situation::Syntax => "syntax",
+            Situation::Sequence => "sequence",
+            Situation::Parameter => "parameter",
+            Situation::LineTooLong => "line-too-long",
+            Situation::Timeout => "timeout",
+            Situation::Shutdown => "shutdown",
+            Situation::Queued => "queued",
+        }
+    }
+
+    /// The situation a `default` block names.
+    pub fn from_name(name: &str) -> Option<Situation> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// `default SITUATION` with its reply: what the scenario says instead of the built-in text.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct DefaultReply {
+    /// 1-based line of the `default`.
+    pub line: usize,
+    /// When it is used.
+    pub situation: Situation,
+    /// What is sent.
+    pub reply: Reply,
 }
 
 /// Which side of the conversation a scenario plays.
@@ -173,8 +268,8 @@ pub enum Action {
 pub struct Rule {
     /// 1-based line of the `when`.
     pub line: usize,
-    /// The command verb, upper case (`RCPT`).
-    pub verb: String,
+    /// The command verb (`RCPT`).
+    pub verb: crate::wire::Verb,
     /// A glob over the command's arguments (the text after the verb), if given.
     pub args: Option<Pattern>,
     /// Match only the Nth command with this verb in the connection (1-based).
@@ -183,6 +278,10 @@ pub struct Rule {
     pub connection: Option<u64>,
     /// `Some(true)`: only inside TLS; `Some(false)`: only in clear text.
     pub tls: Option<bool>,
+    /// `Some(false)` (`unadvertised`): only when the last EHLO reply did not offer the command's
+    /// extension (STARTTLS, AUTH, CHUNKING for BDAT …), or after HELO; `Some(true)`
+    /// (`advertised`): only when it did.
+    pub advertised: Option<bool>,
     /// Conditions on AUTH (mechanism and credentials).
     pub auth: AuthCondition,
     /// What to do, in order.
@@ -215,6 +314,7 @@ impl Rule {
             && self.nth.is_none()
             && self.connection.is_none()
             && self.tls.is_none()
+            && self.advertised.is_none()
             && self.auth == AuthCondition::default()
     }
 }
@@ -405,6 +505,8 @@ impl Scenario {
             role: Role::Server,
             receiver: None,
             case: None,
+            wording: Wording::Postfix,
+            defaults: Vec::new(),
         }
     }
 
@@ -414,6 +516,31 @@ impl Scenario {
             || self.script.iter().any(|s| s.kind == StepKind::Tls)
             || self.rules.iter().any(|r| r.actions.contains(&Action::Tls))
     }
+}
+
+/// How a reply line is written after `S: ` so that it reads back byte for byte: as it is, or
+/// quoted with escapes when it ends in white space or holds control characters (`"250 "`, as
+/// Postfix's smtp-sink ends its EHLO list), or starts with a quote.
+pub fn reply_line_text(line: &str) -> String {
+    let plain =
+        line.trim_end() == line && !line.starts_with('"') && !line.chars().any(char::is_control);
+    if plain {
+        return line.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in line.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() && (c as u32) < 0x80 => {
+                out.push_str(&format!("\\x{:02X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Reads a scenario file's text, naming the file in the error.

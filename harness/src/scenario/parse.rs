@@ -3,22 +3,17 @@
 use std::time::Duration;
 
 use super::{
-    Action, Atom, AuthCondition, Expectation, ExpectationKind, Role, Rule, Scenario, ScenarioError,
-    Step, StepKind,
+    Action, Atom, AuthCondition, DefaultReply, Expectation, ExpectationKind, Role, Rule, Scenario,
+    ScenarioError, Situation, Step, StepKind, Wording,
 };
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
 use crate::transcript::Closer;
-
-/// Commands a rule may name.
-pub(crate) const VERBS: &[&str] = &[
-    "EHLO", "HELO", "MAIL", "RCPT", "DATA", "BDAT", "RSET", "NOOP", "QUIT", "VRFY", "EXPN", "HELP",
-    "STARTTLS", "AUTH", "ETRN",
-];
+use crate::wire::Verb;
 
 /// SASL mechanisms whose exchange the server can run itself.
-pub(crate) const SASL_MECHANISMS: &[&str] = &["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"];
+pub(crate) const SASL_MECHANISMS: &[&str] = &crate::wire::sasl::Mechanism::NAMES;
 
 /// One whitespace-separated word of a line, with its 1-based column.
 #[derive(Clone, Debug)]
@@ -37,6 +32,8 @@ struct Parser<'a> {
     pending_lines: Vec<(usize, String)>,
     /// The rule whose indented body is being read.
     open_rule: Option<Rule>,
+    /// The open rule is a `default SITUATION` block (its body is one reply).
+    open_default: Option<Situation>,
     /// The `sender` block being read.
     open_sender: bool,
     /// The `receiver` block being read.
@@ -203,6 +200,7 @@ impl<'a> Parser<'a> {
             },
             pending_lines: Vec::new(),
             open_rule: None,
+            open_default: None,
             open_sender: false,
             open_receiver: false,
             open_rule_lines: Vec::new(),
@@ -290,7 +288,8 @@ impl<'a> Parser<'a> {
             if self.scenario.role == Role::Client {
                 self.push_step(n, StepKind::Expect(Pattern::new(strip_marker(line))));
             } else {
-                self.pending_lines.push((n, strip_marker(line)));
+                let text = self.reply_text(n, line)?;
+                self.pending_lines.push((n, text));
             }
             return Ok(());
         }
@@ -363,6 +362,53 @@ impl<'a> Parser<'a> {
                     Action::Reply(_) => unreachable!("replies are S: lines"),
                 };
                 self.push_step(n, kind);
+            }
+            "default" => {
+                if self.scenario.role == Role::Client {
+                    return Err(self.invalid(n, "a client scenario has no `default` replies"));
+                }
+                const WHAT: &str = "a situation: unrecognized, not-implemented, syntax, sequence, parameter, line-too-long, timeout, shutdown or queued";
+                let situation = match rest {
+                    [w] => Situation::from_name(w.text)
+                        .ok_or_else(|| self.syntax(n, w.column, WHAT, w.text))?,
+                    [] => return Err(self.syntax(n, keyword.column + 8, WHAT, "")),
+                    [_, extra, ..] => {
+                        return Err(self.syntax(
+                            n,
+                            extra.column,
+                            "the end of the line",
+                            extra.text,
+                        ));
+                    }
+                };
+                if let Some(earlier) = self
+                    .scenario
+                    .defaults
+                    .iter()
+                    .find(|d| d.situation == situation)
+                {
+                    return Err(self.invalid(
+                        n,
+                        format!(
+                            "`default {}` is already given at line {}",
+                            situation.name(),
+                            earlier.line
+                        ),
+                    ));
+                }
+                self.seen_rule = true;
+                self.open_default = Some(situation);
+                self.open_rule = Some(Rule {
+                    line: n,
+                    verb: Verb::Unknown,
+                    args: None,
+                    nth: None,
+                    connection: None,
+                    tls: None,
+                    advertised: None,
+                    auth: AuthCondition::default(),
+                    actions: Vec::new(),
+                });
             }
             "when" => {
                 if self.scenario.role == Role::Client {
@@ -442,7 +488,8 @@ impl<'a> Parser<'a> {
                     kind,
                 });
             }
-            "name" | "hostname" | "certificate" | "implicit-tls" | "timeout" | "size" | "role" => {
+            "name" | "hostname" | "certificate" | "implicit-tls" | "timeout" | "size" | "role"
+            | "wording" => {
                 if self.seen_step || self.seen_rule {
                     return Err(self.invalid(
                         n,
@@ -458,7 +505,7 @@ impl<'a> Parser<'a> {
                 return Err(self.syntax(
                     n,
                     keyword.column,
-                    "a setting (name, hostname, certificate, implicit-tls, timeout, size, role), a step (S:, C:, raw, tls, pause, close, message, slow), `when`, `expect`, `sender` or `outcome`",
+                    "a setting (name, hostname, certificate, implicit-tls, timeout, size, role, wording), a step (S:, C:, raw, tls, pause, close, message, slow), `when`, `default`, `expect`, `sender` or `outcome`",
                     other,
                 ));
             }
@@ -601,12 +648,17 @@ impl<'a> Parser<'a> {
 
     fn rule_body_line(&mut self, n: usize, column: usize, text: &str) -> Result<(), ScenarioError> {
         if text.starts_with("S:") {
-            self.open_rule_lines.push((n, strip_marker(text)));
+            let reply = self.reply_text(n, text)?;
+            self.open_rule_lines.push((n, reply));
             return Ok(());
         }
         self.flush_rule_lines()?;
         let words = split_words(text, column).map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
         match words[0].text {
+            "tls" | "pause" | "close" | "raw" if self.open_default.is_some() => Err(self.invalid(
+                n,
+                "a `default` block holds one reply (`S:` lines) and nothing else",
+            )),
             "tls" | "pause" | "close" | "raw" => {
                 let action = self.action(n, &words[0], &words[1..])?;
                 if let Some(rule) = self.open_rule.as_mut() {
@@ -635,6 +687,30 @@ impl<'a> Parser<'a> {
 
     fn close_rule(&mut self) -> Result<(), ScenarioError> {
         self.flush_rule_lines()?;
+        if let Some(situation) = self.open_default.take() {
+            let rule = self
+                .open_rule
+                .take()
+                .expect("a default block is an open rule");
+            return match rule.actions.as_slice() {
+                [Action::Reply(reply)] => {
+                    self.scenario.defaults.push(DefaultReply {
+                        line: rule.line,
+                        situation,
+                        reply: reply.clone(),
+                    });
+                    Ok(())
+                }
+                [] => Err(self.invalid(
+                    rule.line,
+                    "this `default` has no reply: indent it under the `default` line (`    S: 500 5.5.2 Unknown command`)",
+                )),
+                _ => Err(self.invalid(
+                    rule.line,
+                    "a `default` block holds exactly one reply (its lines `S: 500-…` then `S: 500 …`)",
+                )),
+            };
+        }
         if let Some(rule) = self.open_rule.take() {
             if rule.actions.is_empty() {
                 return Err(self.invalid(
@@ -762,6 +838,15 @@ impl<'a> Parser<'a> {
                 let w = one("a duration such as 30s")?;
                 self.scenario.idle_timeout = self.duration(n, w)?;
             }
+            "wording" => {
+                const WHAT: &str = "`postfix` or `rfc` (whose texts the built-in replies use)";
+                let w = one(WHAT)?;
+                self.scenario.wording = match w.text {
+                    "postfix" => Wording::Postfix,
+                    "rfc" => Wording::Rfc,
+                    other => return Err(self.syntax(n, w.column, WHAT, other)),
+                };
+            }
             "size" => {
                 let w = one("a size limit in octets")?;
                 self.scenario.max_size = w.text.parse().map_err(|_| {
@@ -782,22 +867,26 @@ impl<'a> Parser<'a> {
                 "",
             )
         })?;
-        let verb = verb_word.text.to_ascii_uppercase();
-        if !VERBS.contains(&verb.as_str()) {
+        let verb_text = verb_word.text.to_ascii_uppercase();
+        let Some(verb) = Verb::of_rule(&verb_text) else {
             return Err(self.syntax(
                 n,
                 verb_word.column,
-                &format!("an SMTP command after `when` ({})", VERBS.join(", ")),
+                &format!(
+                    "an SMTP command after `when` ({})",
+                    Verb::RULE_VERBS.map(Verb::as_str).join(", ")
+                ),
                 verb_word.text,
             ));
-        }
+        };
         let mut rule = Rule {
             line: n,
-            verb: verb.clone(),
+            verb,
             args: None,
             nth: None,
             connection: None,
             tls: None,
+            advertised: None,
             auth: AuthCondition::default(),
             actions: Vec::new(),
         };
@@ -821,7 +910,9 @@ impl<'a> Parser<'a> {
                 rule.connection = Some(connection);
             } else if (t == "tls" || t == "plain") && !w.quoted {
                 rule.tls = Some(t == "tls");
-            } else if verb == "AUTH" {
+            } else if (t == "advertised" || t == "unadvertised") && !w.quoted {
+                rule.advertised = Some(t == "advertised");
+            } else if verb == Verb::Auth {
                 if let Some(user) = t.strip_prefix("user=") {
                     rule.auth.user = Some(user.to_owned());
                 } else if let Some(password) = t.strip_prefix("password=") {
@@ -1007,10 +1098,56 @@ impl<'a> Parser<'a> {
             return Err(self.syntax(n, word.column, "a reply code from 200 to 599", word.text));
         }
         let verb = word.text.to_ascii_uppercase();
-        if VERBS.contains(&verb.as_str()) {
+        if Verb::of_rule(&verb).is_some() {
             return Ok(Atom::Verb(verb));
         }
         Err(self.syntax(n, word.column, WHAT, word.text))
+    }
+}
+
+impl Parser<'_> {
+    /// The reply line of an `S:` line: the text after `S:` and one optional space, or, when
+    /// that is a quoted string, its bytes (`S: "250 "` keeps the trailing space).
+    fn reply_text(&self, n: usize, line: &str) -> Result<String, ScenarioError> {
+        let text = strip_marker(line);
+        let Some(quoted) = text.strip_prefix('"') else {
+            return Ok(text);
+        };
+        let column = line.len() - text.len() + 2;
+        let unescaped =
+            crate::escape::unescape(quoted, Some(b'"'), &[(b'"', b'"')]).map_err(|bad| {
+                self.syntax(
+                    n,
+                    column + bad.offset,
+                    "an escape: \\t, \\\\, \\\" or \\xNN",
+                    bad.escape,
+                )
+            })?;
+        match unescaped.rest {
+            Some("") => {}
+            Some(extra) => {
+                return Err(self.syntax(
+                    n,
+                    line.len() - extra.len() + 1,
+                    "the end of the line after the closing quote",
+                    extra,
+                ));
+            }
+            None => return Err(self.syntax(n, line.len() + 1, "a closing `\"`", "")),
+        }
+        let text = String::from_utf8(unescaped.bytes).map_err(|_| {
+            self.invalid(
+                n,
+                "a reply line must be UTF-8 (a \\xNN escape made it something else)",
+            )
+        })?;
+        if text.contains(['\r', '\n']) {
+            return Err(self.invalid(
+                n,
+                "a quoted reply line cannot hold \\r or \\n: one S: line is one line (use `raw` for bytes that break lines)",
+            ));
+        }
+        Ok(text)
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::parse::SASL_MECHANISMS;
 use super::{Action, Scenario, ScenarioError, StepKind};
+use crate::wire::Verb;
 
 /// Checks that the scenario can be played. In a case combined with a persona, the first
 /// `case_rules` rules are the case's: they may shadow the persona's (that is their point),
@@ -122,7 +123,7 @@ pub(super) fn validate(
 
     // Rules: each must be able to match.
     for (i, rule) in scenario.rules.iter().enumerate() {
-        if rule.verb == "AUTH"
+        if rule.verb == Verb::Auth
             && rule.auth.checks_credentials()
             && let Some(mechanism) = &rule.auth.mechanism
             && !SASL_MECHANISMS.contains(&mechanism.as_str())
@@ -153,7 +154,7 @@ pub(super) fn validate(
                 ),
             ));
         }
-        if rule.verb == "STARTTLS" {
+        if rule.verb == Verb::StartTls {
             let first_reply = rule
                 .actions
                 .iter()
@@ -225,5 +226,6 @@ fn same_conditions(a: &super::Rule, b: &super::Rule) -> bool {
         && a.nth == b.nth
         && a.connection == b.connection
         && a.tls == b.tls
+        && a.advertised == b.advertised
         && a.auth == b.auth
 }

@@ -4,14 +4,10 @@
 //! - [`FakeSmtpServer`] is the handle tests hold: its address, the captured messages, the
 //!   transcripts, waits with timeouts, and verification of the scenario's expectations (also on
 //!   drop, like wiremock's `MockServer`).
-//! - `session.rs` plays one connection; `stream.rs` is its plain/TLS stream; `state.rs` its
-//!   protocol state; `auth.rs` SASL; `defaults.rs` the built-in replies.
+//! - `session/` plays one connection: a sans-IO core (protocol checks, rules, built-in
+//!   replies, the script) and the driver that connects it to a socket.
 
-mod auth;
-mod defaults;
 mod session;
-mod state;
-mod stream;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -115,6 +111,8 @@ fn report(scenario: &str, sessions: &[SessionRecord], still_open: usize) -> Stri
 /// State shared by the accept loop, the sessions and the handle.
 pub(crate) struct Shared {
     scenario: Arc<Scenario>,
+    /// The built-in replies of the scenario, made once.
+    defaults: Arc<session::defaults::Defaults>,
     tls: Option<Arc<ServerConfig>>,
     next_session: AtomicU64,
     records: Mutex<Vec<SessionRecord>>,
@@ -225,6 +223,7 @@ impl Builder {
             source,
         })?;
         let shared = Arc::new(Shared {
+            defaults: Arc::new(session::defaults::Defaults::new(&self.scenario)),
             scenario: Arc::new(self.scenario),
             tls,
             next_session: AtomicU64::new(1),
@@ -270,12 +269,9 @@ async fn accept_loop(
             _ = shutdown.changed() => break,
         };
         accepted += 1;
-        // Replies go out as soon as they are written (no Nagle delay meeting delayed ACKs).
-        let _ = tcp.set_nodelay(true);
         let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
         shared.open.fetch_add(1, Ordering::AcqRel);
-        let session = session::Session::new(id, tcp, shared.clone(), shutdown.clone());
-        sessions.spawn(session.run());
+        sessions.spawn(session::run(tcp, id, shared.clone(), shutdown.clone()));
         while sessions.try_join_next().is_some() {}
     }
     drop(listener);

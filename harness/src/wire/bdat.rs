@@ -124,7 +124,15 @@ mod tests {
         assert_eq!(parse_args("375 LAST"), Some((375, true)));
         assert_eq!(parse_args("0 last"), Some((0, true)));
         assert_eq!(parse_args("12"), Some((12, false)));
-        for bad in ["", "x", "-1", "+5", "12 FIRST", "12 LAST x", "99999999999999999999999"] {
+        for bad in [
+            "",
+            "x",
+            "-1",
+            "+5",
+            "12 FIRST",
+            "12 LAST x",
+            "99999999999999999999999",
+        ] {
             assert_eq!(parse_args(bad), None, "{bad}");
         }
     }

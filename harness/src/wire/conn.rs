@@ -55,13 +55,39 @@ pub struct TlsSession {
     pub cipher: String,
 }
 
+/// Why a TLS handshake failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandshakeError {
+    /// What rustls said, or that the peer took too long.
+    pub error: String,
+    /// The handshake did not finish before its deadline (the peer did not fail it).
+    pub timed_out: bool,
+}
+
 /// What a TLS upgrade did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upgrade {
     /// Clear-text octets that were buffered behind the STARTTLS exchange and thrown away.
     pub discarded: usize,
     /// The session, or why the handshake failed.
-    pub result: Result<TlsSession, String>,
+    pub result: Result<TlsSession, HandshakeError>,
+}
+
+/// The failure of a handshake future run under a deadline.
+fn handshake_error<E: std::fmt::Display>(
+    outcome: Result<E, tokio::time::error::Elapsed>,
+    limit: Duration,
+) -> HandshakeError {
+    match outcome {
+        Ok(e) => HandshakeError {
+            error: e.to_string(),
+            timed_out: false,
+        },
+        Err(_) => HandshakeError {
+            error: format!("no handshake within {}", seconds(limit)),
+            timed_out: true,
+        },
+    }
 }
 
 enum Stream {
@@ -155,17 +181,14 @@ impl Connection {
             self.input.drain(..self.start);
             self.start = 0;
         }
-        let len = self.input.len();
-        self.input.resize(len + READ_SIZE, 0);
-        let buf = &mut self.input[len..];
+        // `read_buf` fills spare capacity and only then sets the length: cancel-safe.
+        self.input.reserve(READ_SIZE);
         let read = match &mut self.stream {
-            Stream::Plain(s) => s.read(buf).await,
-            Stream::Server(s) => s.read(buf).await,
-            Stream::Client(s) => s.read(buf).await,
+            Stream::Plain(s) => s.read_buf(&mut self.input).await,
+            Stream::Server(s) => s.read_buf(&mut self.input).await,
+            Stream::Client(s) => s.read_buf(&mut self.input).await,
             Stream::Gone => Err(io::ErrorKind::NotConnected.into()),
         };
-        let n = *read.as_ref().unwrap_or(&0);
-        self.input.truncate(len + n);
         match read {
             Ok(0) => Err(WireError::Closed),
             Ok(n) => {
@@ -240,8 +263,8 @@ impl Connection {
                 self.stream = Stream::Server(Box::new(tls));
                 Ok(session)
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no handshake within {}", seconds(limit))),
+            Ok(Err(e)) => Err(handshake_error(Ok(e), limit)),
+            Err(elapsed) => Err(handshake_error::<io::Error>(Err(elapsed), limit)),
         };
         Ok(Upgrade { discarded, result })
     }
@@ -267,8 +290,8 @@ impl Connection {
                 self.stream = Stream::Client(Box::new(tls));
                 Ok(session)
             }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no handshake within {}", seconds(limit))),
+            Ok(Err(e)) => Err(handshake_error(Ok(e), limit)),
+            Err(elapsed) => Err(handshake_error::<io::Error>(Err(elapsed), limit)),
         };
         Ok(Upgrade { discarded, result })
     }
@@ -363,6 +386,22 @@ mod tests {
         ));
     }
 
+    /// A read that loses a `select!` (a pause ending, a shutdown) must leave the input as it
+    /// was: no octets invented, none lost.
+    #[tokio::test]
+    async fn a_cancelled_read_leaves_the_input_untouched() {
+        let (mut conn, mut peer) = pair().await;
+        peer.write_all(b"EHLO a\r\n").await.unwrap();
+        conn.read_more_within(Duration::from_secs(5)).await.unwrap();
+        for _ in 0..3 {
+            tokio::select! {
+                _ = conn.read_more() => panic!("nothing was sent"),
+                () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+        }
+        assert_eq!(conn.input(), b"EHLO a\r\n");
+    }
+
     #[tokio::test]
     async fn a_silent_peer_times_out() {
         let (mut conn, _peer) = pair().await;
@@ -381,11 +420,15 @@ mod tests {
             .await
             .unwrap();
         while server.input().len() < 30 {
-            server.read_more_within(Duration::from_secs(5)).await.unwrap();
+            server
+                .read_more_within(Duration::from_secs(5))
+                .await
+                .unwrap();
         }
         server.consume(10);
         let config = crate::tls::embedded_server_config(crate::CertVariant::Valid).unwrap();
-        let client_config = crate::tls::client_config_trusting(crate::certs::embedded_ca_pem()).unwrap();
+        let client_config =
+            crate::tls::client_config_trusting(crate::certs::embedded_ca_pem()).unwrap();
         let mut client = Connection::new(peer);
         let name = ServerName::try_from("localhost").unwrap();
         let (server_side, client_side) = tokio::join!(

@@ -24,7 +24,7 @@ pub(crate) mod splits;
 mod verb;
 
 pub use bdat::ChunkDecoder;
-pub use conn::{Connection, TlsSession, Upgrade, WireError, seconds};
+pub use conn::{Connection, HandshakeError, TlsSession, Upgrade, WireError, seconds};
 pub use data::{Content, DataDecoder};
 pub use line::{Line, LineDecoder, LineKind};
 pub use reply::{ReplyLine, ReplyLineDecoder};

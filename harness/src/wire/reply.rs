@@ -139,7 +139,10 @@ mod tests {
         assert_eq!(pieces[0].code, Some(250));
         // Only the piece that ends the line ends the reply.
         assert!(!pieces[0].last && !pieces[1].last && pieces[2].last);
-        assert_eq!(pieces.iter().map(|p| p.bytes.len()).sum::<usize>(), input.len());
+        assert_eq!(
+            pieces.iter().map(|p| p.bytes.len()).sum::<usize>(),
+            input.len()
+        );
         assert_eq!(d.finish(), None);
     }
 }

@@ -134,7 +134,9 @@ impl SaslExchange {
                 let text = BASE64.encode(&challenge);
                 go_on(Awaiting::CramResponse { challenge }, &text)
             }
-            (Mechanism::Plain, Some(ir)) => (None, SaslStep::Done(decode(ir).and_then(|r| plain(&r)))),
+            (Mechanism::Plain, Some(ir)) => {
+                (None, SaslStep::Done(decode(ir).and_then(|r| plain(&r))))
+            }
             (Mechanism::XOAuth2, Some(ir)) => {
                 (None, SaslStep::Done(decode(ir).and_then(|r| xoauth2(&r))))
             }
@@ -390,7 +392,9 @@ mod tests {
 
     #[test]
     fn xoauth2_reads_user_and_token() {
-        let ir = encode("user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01");
+        let ir = encode(
+            "user=someuser@example.com\x01auth=Bearer ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg\x01\x01",
+        );
         let (_, result) = run(Mechanism::XOAuth2, Some(&ir), &[]);
         let c = result.unwrap();
         assert_eq!(c.user, "someuser@example.com");

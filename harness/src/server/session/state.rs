@@ -1,20 +1,29 @@
-//! What a session knows about its client: the protocol facts (HELO name, TLS, authentication,
-//! the current mail transaction) and what the server last advertised in EHLO.
+//! What a session knows about its client: the protocol facts (HELO name, whether it spoke
+//! ESMTP, authentication, the current mail transaction) and what the server last advertised
+//! in its EHLO reply, which is what the client's parameters are judged against.
+
+use std::collections::HashMap;
 
 use crate::reply::Reply;
+use crate::wire::Verb;
 
-/// The current mail transaction (from MAIL to the end of DATA, or RSET).
+/// The current mail transaction (from MAIL to the end of DATA or BDAT LAST, or RSET).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Envelope {
     pub mail_from: String,
     pub rcpt_to: Vec<String>,
+    /// MAIL declared SMTPUTF8 (RFC 6531): non-ASCII paths may follow.
+    pub smtputf8: bool,
 }
 
-/// The extensions the last EHLO reply advertised.
-#[derive(Clone, Debug, Default)]
+/// The extensions the last EHLO reply advertised (nothing after HELO).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Extensions {
+    /// Every keyword, upper case.
     pub keywords: Vec<String>,
+    /// The SASL mechanisms of the AUTH line, upper case.
     pub auth: Vec<String>,
+    /// The SIZE limit, when one was given (SIZE 0 means none).
     pub size: Option<u64>,
 }
 
@@ -38,6 +47,7 @@ impl Extensions {
         ext
     }
 
+    /// Was `keyword` advertised?
     pub(crate) fn has(&self, keyword: &str) -> bool {
         self.keywords.iter().any(|k| k == keyword)
     }
@@ -46,58 +56,46 @@ impl Extensions {
 /// Protocol state of one connection.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct SessionState {
+    /// The name the client gave in its accepted HELO or EHLO.
     pub helo: Option<String>,
+    /// The accepted greeting was EHLO (so extensions may be used).
+    pub esmtp: bool,
     pub extensions: Extensions,
     pub authenticated_as: Option<String>,
     pub envelope: Option<Envelope>,
+    /// BDAT chunks were accepted in this transaction (so DATA may no longer be used).
+    pub chunking: bool,
     /// Commands seen per verb in this connection, for `when VERB #N`.
-    pub verb_counts: std::collections::HashMap<String, u32>,
+    pub verb_counts: HashMap<Verb, u32>,
+    /// Message transfers begun (each DATA, each BDAT LAST), for `when DATA #N`.
+    pub transfers: u32,
     /// Messages accepted so far, for queue ids.
     pub messages: u32,
 }
 
 impl SessionState {
-    /// RFC 3207: after the TLS handshake the server forgets everything it learnt in clear text.
+    /// RFC 3207 section 4.2: after the TLS handshake the server forgets everything it learnt
+    /// in clear text.
     pub(crate) fn reset_for_tls(&mut self) {
         self.helo = None;
+        self.esmtp = false;
         self.extensions = Extensions::default();
         self.authenticated_as = None;
+        self.end_transaction();
+    }
+
+    /// Ends the mail transaction (RSET, a new greeting, the end of a message, a failed chunk).
+    pub(crate) fn end_transaction(&mut self) {
         self.envelope = None;
+        self.chunking = false;
     }
 
     /// Counts one more command with this verb and returns its number.
-    pub(crate) fn count(&mut self, verb: &str) -> u32 {
-        let n = self.verb_counts.entry(verb.to_owned()).or_insert(0);
+    pub(crate) fn count(&mut self, verb: Verb) -> u32 {
+        let n = self.verb_counts.entry(verb).or_insert(0);
         *n += 1;
         *n
     }
-}
-
-/// Pulls the address out of `MAIL FROM:<a@b> …` / `RCPT TO:<a@b> …` without judging it.
-pub(crate) fn path_of(args: &str) -> String {
-    let after_colon = args
-        .split_once(':')
-        .map_or(args, |(_, rest)| rest)
-        .trim_start();
-    if let Some(rest) = after_colon.strip_prefix('<') {
-        return rest
-            .split_once('>')
-            .map_or(rest, |(addr, _)| addr)
-            .to_owned();
-    }
-    after_colon
-        .split_ascii_whitespace()
-        .next()
-        .unwrap_or("")
-        .to_owned()
-}
-
-/// The value of an ESMTP parameter such as `SIZE=1000` on a MAIL line.
-pub(crate) fn param_of<'a>(args: &'a str, name: &str) -> Option<&'a str> {
-    args.split_ascii_whitespace().skip(1).find_map(|word| {
-        let (key, value) = word.split_once('=')?;
-        key.eq_ignore_ascii_case(name).then_some(value)
-    })
 }
 
 #[cfg(test)]
@@ -121,14 +119,20 @@ mod tests {
     }
 
     #[test]
-    fn paths_and_params_are_read_loosely() {
-        assert_eq!(path_of("FROM:<a@b.c> SIZE=10"), "a@b.c");
-        assert_eq!(path_of("FROM: <a@b.c>"), "a@b.c");
-        assert_eq!(path_of("TO:<>"), "");
-        assert_eq!(
-            param_of("FROM:<a@b> SIZE=10 BODY=8BITMIME", "size"),
-            Some("10")
-        );
-        assert_eq!(param_of("FROM:<a@b>", "SIZE"), None);
+    fn tls_forgets_what_was_learnt_in_clear_text() {
+        let mut state = SessionState {
+            helo: Some("a".into()),
+            esmtp: true,
+            authenticated_as: Some("u".into()),
+            envelope: Some(Envelope::default()),
+            chunking: true,
+            ..SessionState::default()
+        };
+        state.count(Verb::Ehlo);
+        state.reset_for_tls();
+        assert!(state.helo.is_none() && !state.esmtp && state.authenticated_as.is_none());
+        assert!(state.envelope.is_none() && !state.chunking);
+        // Counts are per connection, across TLS.
+        assert_eq!(state.count(Verb::Ehlo), 2);
     }
 }
