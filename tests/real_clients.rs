@@ -96,7 +96,10 @@ expect messages 1
 ";
 
 fn secrets(record: &SessionRecord) -> String {
-    record.transcript.to_log(Render { show_secrets: true })
+    record.transcript.to_log(Render {
+        show_secrets: true,
+        ..Render::default()
+    })
 }
 
 /// The client gave the user name as the initial response of AUTH LOGIN: the server must ask
