@@ -21,3 +21,6 @@ mod rules;
 mod state;
 
 pub(crate) use driver::run;
+
+#[cfg(test)]
+mod tests;
