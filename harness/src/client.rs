@@ -12,10 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::ClientConfig;
 use tokio_rustls::rustls::pki_types::ServerName;
 
@@ -24,6 +21,7 @@ use crate::pattern::Pattern;
 use crate::scenario::{Role, Scenario, StepKind};
 use crate::transcript::{Closer, Event, Transcript};
 use crate::verify::Failure;
+use crate::wire::{Connection, ReplyLineDecoder, WireError};
 
 /// How the client connects.
 #[derive(Clone, Debug)]
@@ -108,18 +106,12 @@ impl ClientRecord {
     }
 }
 
-enum Conn {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-    Gone,
-}
-
 /// The client while it plays.
 struct Player<'a> {
     scenario: &'a Scenario,
     options: &'a ClientOptions,
-    conn: Conn,
-    inbuf: Vec<u8>,
+    conn: Connection,
+    replies: ReplyLineDecoder,
     transcript: Transcript,
     failures: Vec<Failure>,
     /// Delay between single-byte writes (`slow`), if any.
@@ -155,10 +147,7 @@ pub async fn play(
         };
     }
     let conn = match tokio::time::timeout(options.timeout, TcpStream::connect(target)).await {
-        Ok(Ok(tcp)) => {
-            let _ = tcp.set_nodelay(true);
-            Conn::Plain(tcp)
-        }
+        Ok(Ok(tcp)) => Connection::new(tcp),
         Ok(Err(e)) => return unreachable_target(transcript, format!("cannot connect: {e}")),
         Err(_) => return unreachable_target(transcript, "the connection timed out".into()),
     };
@@ -166,7 +155,7 @@ pub async fn play(
         scenario,
         options,
         conn,
-        inbuf: Vec::new(),
+        replies: ReplyLineDecoder::default(),
         transcript,
         failures,
         pace: None,
@@ -255,36 +244,33 @@ impl Player<'_> {
     async fn read_reply(&mut self) -> Result<String, String> {
         loop {
             let line = self.read_line().await?;
-            let text = String::from_utf8_lossy(&line)
+            let text = String::from_utf8_lossy(&line.bytes)
                 .trim_end_matches(['\r', '\n'])
                 .to_owned();
-            self.transcript.push(Event::Server(line));
-            if text.as_bytes().get(3) != Some(&b'-') {
+            self.transcript.push(Event::Server(line.bytes));
+            if line.last || line.code.is_none() {
                 return Ok(text);
             }
         }
     }
 
-    async fn read_line(&mut self) -> Result<Vec<u8>, String> {
+    /// The next reply line (a long one in bounded pieces), reading as needed.
+    async fn read_line(&mut self) -> Result<crate::wire::ReplyLine, String> {
         loop {
-            if let Some(pos) = self.inbuf.iter().position(|b| *b == b'\n') {
-                return Ok(self.inbuf.drain(..=pos).collect());
+            let (used, line) = self.replies.feed(self.conn.input());
+            self.conn.consume(used);
+            if let Some(line) = line {
+                return Ok(line);
             }
-            let mut chunk = [0u8; 8192];
-            let read = async {
-                match &mut self.conn {
-                    Conn::Plain(s) => s.read(&mut chunk).await,
-                    Conn::Tls(s) => s.read(&mut chunk).await,
-                    Conn::Gone => Ok(0),
+            match self.conn.read_more_within(self.options.timeout).await {
+                Ok(_) => {}
+                Err(WireError::TimedOut(_)) => {
+                    return Err(format!("no reply within {:?}", self.options.timeout));
                 }
-            };
-            match tokio::time::timeout(self.options.timeout, read).await {
-                Ok(Ok(0)) | Ok(Err(_)) => {
+                Err(_) => {
                     self.closed_by.get_or_insert(Closer::Server);
                     return Err("the server closed the connection".into());
                 }
-                Ok(Ok(n)) => self.inbuf.extend_from_slice(&chunk[..n]),
-                Err(_) => return Err(format!("no reply within {:?}", self.options.timeout)),
             }
         }
     }
@@ -295,7 +281,7 @@ impl Player<'_> {
             let secret_from = if std::mem::take(&mut self.challenged) {
                 Some(0)
             } else if line.len() > 5 && line[..5].eq_ignore_ascii_case(b"AUTH ") {
-                auth_secret_offset(line)
+                crate::wire::sasl::secret_offset(line)
             } else {
                 None
             };
@@ -319,7 +305,7 @@ impl Player<'_> {
                 ));
             }
         };
-        let wire = dot_stuff(&self.options.fill(&content));
+        let wire = crate::wire::data::dot_stuff(&self.options.fill(&content));
         self.transcript.push(Event::DataSent { bytes: wire.len() });
         self.write(&wire).await
     }
@@ -335,19 +321,18 @@ impl Player<'_> {
     }
 
     async fn write(&mut self, bytes: &[u8]) -> Result<(), Stop> {
-        let pace = self.pace;
         let timeout = self.options.timeout;
-        let result = match pace {
-            None => tokio::time::timeout(timeout, write_all(&mut self.conn, bytes)).await,
+        let result = match self.pace {
+            None => {
+                self.conn.queue(bytes);
+                self.conn.flush(timeout).await
+            }
             Some(delay) => {
-                let mut outcome = Ok(Ok(()));
+                let mut outcome = Ok(());
                 for byte in bytes {
-                    outcome = tokio::time::timeout(
-                        timeout,
-                        write_all(&mut self.conn, std::slice::from_ref(byte)),
-                    )
-                    .await;
-                    if !matches!(outcome, Ok(Ok(()))) {
+                    self.conn.queue(std::slice::from_ref(byte));
+                    outcome = self.conn.flush(timeout).await;
+                    if outcome.is_err() {
                         break;
                     }
                     tokio::time::sleep(delay).await;
@@ -356,24 +341,33 @@ impl Player<'_> {
             }
         };
         match result {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
-                self.closed_by.get_or_insert(Closer::Server);
-                Err(self.fail(0, "to write to the server".into(), e.to_string()))
-            }
-            Err(_) => Err(self.fail(
+            Ok(()) => Ok(()),
+            Err(WireError::TimedOut(_)) => Err(self.fail(
                 0,
                 "to write to the server".into(),
                 "the write timed out".into(),
             )),
+            Err(e) => {
+                self.closed_by.get_or_insert(Closer::Server);
+                Err(self.fail(0, "to write to the server".into(), e.to_string()))
+            }
         }
     }
 
     async fn start_tls(&mut self, line: usize) -> Result<(), Stop> {
-        let tcp = match std::mem::replace(&mut self.conn, Conn::Gone) {
-            Conn::Plain(tcp) => tcp,
-            other => {
-                self.conn = other;
+        // A reply line begun in clear text is not finished inside TLS.
+        self.replies = ReplyLineDecoder::default();
+        let upgrade = match self
+            .conn
+            .connect_tls(
+                self.options.tls.clone(),
+                self.options.tls_name.clone(),
+                self.options.timeout,
+            )
+            .await
+        {
+            Ok(upgrade) => upgrade,
+            Err(_) => {
                 return Err(self.fail(
                     line,
                     "a clear-text connection to upgrade".into(),
@@ -381,40 +375,34 @@ impl Player<'_> {
                 ));
             }
         };
-        if !self.inbuf.is_empty() {
+        if upgrade.discarded > 0 {
             // The server sent more behind its 220 (response injection): never read as TLS data.
-            let bytes = std::mem::take(&mut self.inbuf).len();
-            self.transcript.push(Event::ClearTextDiscarded { bytes });
+            self.transcript.push(Event::ClearTextDiscarded {
+                bytes: upgrade.discarded,
+            });
         }
-        let connector = TlsConnector::from(self.options.tls.clone());
-        let handshake = connector.connect(self.options.tls_name.clone(), tcp);
-        match tokio::time::timeout(self.options.timeout, handshake).await {
-            Ok(Ok(tls)) => {
-                let (version, cipher) = crate::tls::describe(tls.get_ref().1);
-                self.transcript.push(Event::TlsStarted { version, cipher });
-                self.conn = Conn::Tls(Box::new(tls));
+        match upgrade.result {
+            Ok(session) => {
+                self.transcript.push(Event::TlsStarted {
+                    version: session.version,
+                    cipher: session.cipher,
+                });
                 Ok(())
             }
-            Ok(Err(e)) => {
-                self.transcript.push(Event::TlsFailed {
-                    error: e.to_string(),
-                });
-                Err(self.fail(line, "a TLS handshake".into(), e.to_string()))
+            Err(e) if e.timed_out => {
+                Err(self.fail(line, "a TLS handshake".into(), "it timed out".into()))
             }
-            Err(_) => Err(self.fail(line, "a TLS handshake".into(), "it timed out".into())),
+            Err(e) => {
+                self.transcript.push(Event::TlsFailed {
+                    error: e.error.clone(),
+                });
+                Err(self.fail(line, "a TLS handshake".into(), e.error))
+            }
         }
     }
 
     async fn close(&mut self, by: Closer, reason: Option<String>) {
-        let shutdown = async {
-            match &mut self.conn {
-                Conn::Plain(s) => s.shutdown().await,
-                Conn::Tls(s) => s.shutdown().await,
-                Conn::Gone => Ok(()),
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_millis(500), shutdown).await;
-        self.conn = Conn::Gone;
+        self.conn.shutdown(Duration::from_millis(500)).await;
         if self.closed_by.is_none() {
             self.closed_by = Some(by);
             self.transcript.push(Event::Closed { by, reason });
@@ -440,17 +428,6 @@ impl Player<'_> {
             transcript: self.transcript,
             failures,
         }
-    }
-}
-
-async fn write_all(conn: &mut Conn, bytes: &[u8]) -> std::io::Result<()> {
-    match conn {
-        Conn::Plain(s) => s.write_all(bytes).await,
-        Conn::Tls(s) => {
-            s.write_all(bytes).await?;
-            s.flush().await
-        }
-        Conn::Gone => Err(std::io::ErrorKind::NotConnected.into()),
     }
 }
 
@@ -575,55 +552,5 @@ mod effects {
     }
 }
 
-/// Where the secret part of an `AUTH MECH initial-response` line starts (its third word).
-pub(crate) fn auth_secret_offset(line: &[u8]) -> Option<usize> {
-    let mut words = 0;
-    let mut in_word = false;
-    for (i, b) in line.iter().enumerate() {
-        let space = b.is_ascii_whitespace();
-        if !space && !in_word {
-            words += 1;
-            if words == 3 {
-                return Some(i);
-            }
-        }
-        in_word = !space;
-    }
-    None
-}
-
-/// Message content as it goes after 354: lines starting with `.` get another, the content ends
-/// with CRLF, and the `.` line follows.
-pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(content.len() + 16);
-    let mut at_line_start = true;
-    for &b in content {
-        if at_line_start && b == b'.' {
-            out.push(b'.');
-        }
-        out.push(b);
-        at_line_start = b == b'\n';
-    }
-    if !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dot_stuffing_doubles_leading_dots_and_ends_with_the_dot_line() {
-        assert_eq!(dot_stuff(b"a\r\n.b\r\n..c"), b"a\r\n..b\r\n...c\r\n.\r\n");
-        assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
-    }
-
-    #[test]
-    fn auth_secrets_start_at_the_third_word() {
-        assert_eq!(auth_secret_offset(b"AUTH PLAIN AGFi\r\n"), Some(11));
-        assert_eq!(auth_secret_offset(b"AUTH LOGIN\r\n"), None);
-    }
-}
+/// Message content as it goes after 354 (see [`crate::wire::data::dot_stuff`]).
+pub use crate::wire::data::dot_stuff;

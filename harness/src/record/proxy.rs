@@ -11,85 +11,62 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
 
 use super::RecordOptions;
 use crate::transcript::{Closer, Event, REDACTED, Transcript};
+use crate::wire::{Connection, ReplyLineDecoder, Upgrade, WireError, seconds};
 
-/// A byte stream: TCP, or TLS over it.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-type Io = Box<dyn Stream>;
-
-/// Lines longer than this are relayed in pieces of this size.
-const MAX_LINE: usize = 64 * 1024;
-
-/// One side of the relay: its stream and what was read but not yet used.
+/// One side of the relay: its connection and the line it is cutting out of the input.
+/// Lines are cut in bounded pieces (a line longer than 64 KiB is relayed piece by piece).
 struct Side {
-    io: Io,
-    buf: Vec<u8>,
+    conn: Connection,
+    lines: ReplyLineDecoder,
 }
 
 impl Side {
-    fn new(io: Io) -> Self {
+    fn new(tcp: TcpStream) -> Self {
         Side {
-            io,
-            buf: Vec::new(),
+            conn: Connection::new(tcp),
+            lines: ReplyLineDecoder::default(),
         }
     }
 
     /// The next line with its ending (the rest at EOF); `None` at EOF. Cancel-safe: bytes read
-    /// stay in the buffer if another branch of a `select!` wins.
-    async fn line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+    /// stay buffered if another branch of a `select!` wins.
+    async fn line(&mut self) -> Result<Option<Vec<u8>>, WireError> {
         loop {
-            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
-                return Ok(Some(self.buf.drain(..=end).collect()));
+            let (used, line) = self.lines.feed(self.conn.input());
+            self.conn.consume(used);
+            if let Some(line) = line {
+                return Ok(Some(line.bytes));
             }
-            if self.buf.len() >= MAX_LINE {
-                return Ok(Some(self.buf.drain(..MAX_LINE).collect()));
+            match self.conn.read_more().await {
+                Ok(_) => {}
+                Err(WireError::Closed) => return Ok(self.lines.finish().map(|l| l.bytes)),
+                Err(e) => return Err(e),
             }
-            let mut chunk = [0u8; 8192];
-            let n = self.io.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok((!self.buf.is_empty()).then(|| std::mem::take(&mut self.buf)));
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
         }
     }
 
-    /// Up to `max` bytes: what is buffered first, else what the next read brings (empty at EOF).
-    async fn some(&mut self, max: usize) -> std::io::Result<Vec<u8>> {
-        if !self.buf.is_empty() {
-            let n = max.min(self.buf.len());
-            return Ok(self.buf.drain(..n).collect());
+    /// Up to `max` octets: what is buffered first, else what the next read brings.
+    async fn some(&mut self, max: usize) -> Result<Vec<u8>, WireError> {
+        if self.conn.input().is_empty() {
+            self.conn.read_more().await?;
         }
-        let mut chunk = vec![0u8; max.min(64 * 1024)];
-        let n = self.io.read(&mut chunk).await?;
-        chunk.truncate(n);
-        Ok(chunk)
+        let n = max.min(self.conn.input().len());
+        let piece = self.conn.input()[..n].to_vec();
+        self.conn.consume(n);
+        Ok(piece)
     }
 
-    async fn write(&mut self, bytes: &[u8], timeout: Duration) -> std::io::Result<()> {
-        let io = async {
-            self.io.write_all(bytes).await?;
-            self.io.flush().await
-        };
-        match tokio::time::timeout(timeout, io).await {
-            Ok(result) => result,
-            Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
-        }
-    }
-
-    /// Takes the stream out (for a TLS upgrade), leaving a closed placeholder.
-    fn take_io(&mut self) -> Io {
-        std::mem::replace(&mut self.io, Box::new(tokio::io::duplex(1).0))
+    async fn write(&mut self, bytes: &[u8], timeout: Duration) -> Result<(), WireError> {
+        self.conn.queue(bytes);
+        self.conn.flush(timeout).await
     }
 
     async fn shutdown(&mut self) {
-        let _ = tokio::time::timeout(Duration::from_millis(500), self.io.shutdown()).await;
+        self.conn.shutdown(Duration::from_millis(500)).await;
     }
 }
 
@@ -104,7 +81,8 @@ struct Stop;
 struct Relay<'a> {
     options: &'a RecordOptions,
     client: Side,
-    upstream: Side,
+    /// The upstream, once connected.
+    upstream: Option<Side>,
     transcript: Transcript,
     notes: Vec<String>,
     /// Replies still owed by the upstream (the greeting, one per command, one per message).
@@ -131,15 +109,14 @@ pub(super) async fn relay(
     number: u64,
     options: &RecordOptions,
 ) -> (Transcript, Vec<String>) {
-    let _ = tcp.set_nodelay(true);
     let mut transcript = Transcript::new(number);
     transcript.push(Event::Opened {
         peer: peer.to_string(),
     });
     let mut relay = Relay {
         options,
-        client: Side::new(Box::new(tcp)),
-        upstream: Side::new(Box::new(tokio::io::duplex(1).0)),
+        client: Side::new(tcp),
+        upstream: None,
         transcript,
         notes: Vec::new(),
         awaiting: 1,
@@ -154,7 +131,9 @@ pub(super) async fn relay(
         let _ = relay.run().await;
     }
     relay.client.shutdown().await;
-    relay.upstream.shutdown().await;
+    if let Some(upstream) = relay.upstream.as_mut() {
+        upstream.shutdown().await;
+    }
     (relay.transcript, relay.notes)
 }
 
@@ -168,11 +147,6 @@ fn line_ending(line: &[u8]) -> &[u8] {
     &line[line.len() - len..]
 }
 
-/// A duration for a message: `30s`, `0.5s`.
-fn seconds(d: Duration) -> String {
-    format!("{}s", d.as_secs_f64())
-}
-
 /// A reply line made safe to send: one line, no CR or LF inside.
 fn one_line(text: &str) -> String {
     text.replace(['\r', '\n'], " ")
@@ -181,6 +155,12 @@ fn one_line(text: &str) -> String {
 impl Relay<'_> {
     fn timeout(&self) -> Duration {
         self.options.timeout
+    }
+
+    fn upstream(&mut self) -> &mut Side {
+        self.upstream
+            .as_mut()
+            .expect("the upstream is connected before anything is relayed")
     }
 
     /// Connects to the upstream (and, with implicit TLS, runs both handshakes).
@@ -201,12 +181,11 @@ impl Relay<'_> {
                 return Err(self.fail_before_greeting(&why).await);
             }
         };
-        let _ = tcp.set_nodelay(true);
-        self.upstream = Side::new(Box::new(tcp));
+        self.upstream = Some(Side::new(tcp));
         if !self.options.implicit_tls {
             return Ok(());
         }
-        let (version, cipher) = match self.upstream_handshake().await {
+        let (version, cipher) = match self.upstream_handshake().await.1 {
             Ok(described) => described,
             Err(why) => {
                 self.transcript
@@ -244,33 +223,47 @@ impl Relay<'_> {
         Stop
     }
 
-    /// TLS with the upstream (as a client): its version and cipher, or why it failed.
-    async fn upstream_handshake(&mut self) -> Result<(String, String), String> {
-        let io = self.upstream.take_io();
-        let connector = TlsConnector::from(self.options.upstream_tls.clone());
-        let handshake = connector.connect(self.options.upstream_name.clone(), io);
-        match tokio::time::timeout(self.timeout(), handshake).await {
-            Ok(Ok(tls)) => {
-                let (version, cipher) = crate::tls::describe(tls.get_ref().1);
-                self.upstream = Side::new(Box::new(tls));
-                Ok((version, cipher))
-            }
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no handshake within {}", seconds(self.timeout()))),
+    /// TLS with the upstream (as a client): its version and cipher, or why it failed, and
+    /// how many clear-text octets the upstream had sent behind its 220.
+    async fn upstream_handshake(&mut self) -> (usize, Result<(String, String), String>) {
+        let (config, name, timeout) = (
+            self.options.upstream_tls.clone(),
+            self.options.upstream_name.clone(),
+            self.timeout(),
+        );
+        let upstream = self.upstream();
+        upstream.lines = ReplyLineDecoder::default();
+        match upstream.conn.connect_tls(config, name, timeout).await {
+            Ok(Upgrade { discarded, result }) => (
+                discarded,
+                result.map(|s| (s.version, s.cipher)).map_err(|e| e.error),
+            ),
+            Err(e) => (0, Err(e.to_string())),
         }
     }
 
-    /// TLS with the client (as a server, with the harness's certificate).
+    /// TLS with the client (as a server, with the harness's certificate). Clear text the
+    /// client sent behind its STARTTLS is thrown away (never relayed) and recorded.
     async fn client_handshake(&mut self) -> Result<(), Stop> {
-        let io = self.client.take_io();
-        let acceptor = TlsAcceptor::from(self.options.client_tls.clone());
-        let why = match tokio::time::timeout(self.timeout(), acceptor.accept(io)).await {
-            Ok(Ok(tls)) => {
-                self.client = Side::new(Box::new(tls));
-                return Ok(());
+        self.client.lines = ReplyLineDecoder::default();
+        let upgrade = self
+            .client
+            .conn
+            .accept_tls(self.options.client_tls.clone(), self.timeout())
+            .await;
+        let why = match upgrade {
+            Ok(Upgrade { discarded, result }) => {
+                if discarded > 0 {
+                    // Commands behind STARTTLS in clear text (command injection): never executed.
+                    self.transcript
+                        .push(Event::ClearTextDiscarded { bytes: discarded });
+                }
+                match result {
+                    Ok(_) => return Ok(()),
+                    Err(e) => e.error,
+                }
             }
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no handshake within {}", seconds(self.timeout())),
+            Err(e) => e.to_string(),
         };
         self.notes
             .push(format!("saw the client's TLS handshake fail ({why})"));
@@ -290,13 +283,17 @@ impl Relay<'_> {
             // is read afterwards (and thrown away after a 220 to STARTTLS).
             let hold_client = self.starttls_sent || self.data_sent;
             let idle = tokio::time::sleep(self.timeout());
+            let upstream = self
+                .upstream
+                .as_mut()
+                .expect("the upstream is connected before anything is relayed");
             tokio::select! {
                 line = self.client.line(), if !hold_client => match line {
                     Ok(Some(line)) => self.client_line(line).await?,
                     Ok(None) => return Err(self.client_gone(None)),
                     Err(e) => return Err(self.client_gone(Some(e.to_string()))),
                 },
-                line = self.upstream.line() => match line {
+                line = upstream.line() => match line {
                     Ok(Some(line)) => self.upstream_line(line).await?,
                     Ok(None) => return Err(self.upstream_gone(None).await),
                     Err(e) => return Err(self.upstream_gone(Some(e.to_string())).await),
@@ -350,7 +347,8 @@ impl Relay<'_> {
     }
 
     async fn send_upstream(&mut self, bytes: &[u8]) -> Result<(), Stop> {
-        match self.upstream.write(bytes, self.timeout()).await {
+        let timeout = self.timeout();
+        match self.upstream().write(bytes, timeout).await {
             Ok(()) => Ok(()),
             Err(e) => Err(self
                 .fail(&format!("cannot write to the upstream: {e}"))
@@ -385,7 +383,7 @@ impl Relay<'_> {
         let (stored, secret_from) = if self.in_sasl {
             ([REDACTED.as_bytes(), eol].concat(), Some(0))
         } else if verb == "AUTH" {
-            match crate::client::auth_secret_offset(&line) {
+            match crate::wire::sasl::secret_offset(&line) {
                 Some(at) => ([&line[..at], REDACTED.as_bytes(), eol].concat(), Some(at)),
                 None => (line.clone(), None),
             }
@@ -465,13 +463,13 @@ impl Relay<'_> {
     /// The upstream said `220` to STARTTLS: TLS with the upstream, the `220` to the client,
     /// TLS with the client.
     async fn start_tls(&mut self, reply: &[u8]) -> Result<(), Stop> {
-        if !self.upstream.buf.is_empty() {
-            let bytes = std::mem::take(&mut self.upstream.buf).len();
+        let (discarded, handshake) = self.upstream_handshake().await;
+        if discarded > 0 {
             self.notes.push(format!(
-                "discarded {bytes} bytes the upstream sent in clear text behind its 220 to STARTTLS"
+                "discarded {discarded} bytes the upstream sent in clear text behind its 220 to STARTTLS"
             ));
         }
-        let (version, cipher) = match self.upstream_handshake().await {
+        let (version, cipher) = match handshake {
             Ok(described) => described,
             Err(why) => {
                 self.transcript
@@ -484,11 +482,6 @@ impl Relay<'_> {
             }
         };
         self.send_client(reply).await?;
-        if !self.client.buf.is_empty() {
-            // Commands behind STARTTLS in clear text (command injection): never executed.
-            let bytes = std::mem::take(&mut self.client.buf).len();
-            self.transcript.push(Event::ClearTextDiscarded { bytes });
-        }
         if let Err(stop) = self.client_handshake().await {
             self.notes.push(UNFINISHED_TLS.to_owned());
             return Err(stop);

@@ -42,6 +42,26 @@ impl Content {
     }
 }
 
+/// Message content as it goes after `354`, the encoder matching [`DataDecoder`]: lines
+/// starting with `.` get another (dot-stuffing, RFC 5321 4.5.2), the content ends with CRLF,
+/// and the final `.` line follows.
+pub fn dot_stuff(content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 16);
+    let mut at_line_start = true;
+    for &b in content {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
 /// Where the decoder is within a line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum At {
@@ -263,6 +283,17 @@ mod tests {
         }
         let (got, _) = decode(&[b"0123456789\r\n.\r\n"], 12);
         assert_eq!(got.unwrap().bytes, b"0123456789\r\n");
+    }
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_ends_with_the_dot_line() {
+        assert_eq!(dot_stuff(b"a\r\n.b\r\n..c"), b"a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(dot_stuff(b""), b"\r\n.\r\n");
+        // What the encoder writes, the decoder reads back (a message that ends in CRLF).
+        let message = b"Subject: x\r\n\r\n.one\r\n..two\r\n.\r\n";
+        let (used, content) = DataDecoder::new(1 << 20).feed(&dot_stuff(message));
+        assert_eq!(used, dot_stuff(message).len());
+        assert_eq!(content.unwrap().bytes, message);
     }
 
     #[test]
