@@ -126,7 +126,15 @@ struct ServeArgs {
     /// Serve this case of a persona file (`--case bad-password`) instead of the persona alone.
     #[arg(long)]
     case: Option<String>,
+    /// Worker threads (a multi-threaded runtime); the default, 1, runs everything on one.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    threads: u16,
 }
+
+/// The most events `serve` keeps of one connection's transcript for `--transcript`: the first
+/// and last half of them, so that a connection carrying any number of messages takes bounded
+/// memory. Without `--transcript` none is kept (expectations are judged as events happen).
+const SERVE_TRANSCRIPT_LIMIT: usize = 2000;
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     let loaded = match &args.case {
@@ -140,15 +148,38 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let runtime = single_threaded_runtime()?;
-    runtime.block_on(serve(scenario, args))
+    let runtime = if args.threads > 1 {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(usize::from(args.threads))
+            .enable_all()
+            .build()
+            .context("cannot start the tokio runtime")?
+    } else {
+        single_threaded_runtime()?
+    };
+    // The server runs as a task, not as the runtime's main future: sessions then wake it
+    // (a connection closed) through the scheduler, without a system call to unpark the thread.
+    runtime.block_on(async {
+        tokio::spawn(serve(scenario, args))
+            .await
+            .context("the server task failed")?
+    })
 }
+
+/// How long verdict lines may wait before they are written to stderr (one write for all the
+/// connections that closed meanwhile).
+const VERDICT_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
 
 async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut builder = FakeSmtpServer::builder(scenario)
         .listen(args.listen.clone())
         .keep_records(false)
+        .transcript_limit(if args.transcript.is_some() {
+            SERVE_TRANSCRIPT_LIMIT
+        } else {
+            0
+        })
         .verify_on_drop(false)
         .on_session_closed(tx);
     if let Some(dir) = &args.certs {
@@ -173,15 +204,26 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
         ..Render::default()
     };
     let mut all_passed = true;
+    // Verdict lines are gathered and written at most every VERDICT_FLUSH: a busy sink does not
+    // pay a write to stderr for each connection.
+    let mut verdicts = std::io::BufWriter::new(std::io::stderr());
+    let mut unwritten = false;
+    let mut tick = tokio::time::interval(VERDICT_FLUSH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             record = rx.recv() => {
                 let Some(record) = record else { break };
                 all_passed &= record.passed();
-                report(&record, args.transcript.as_deref(), args.format, render)?;
+                report(&mut verdicts, &record, args.transcript.as_deref(), args.format, render)?;
+                unwritten = true;
                 if args.once {
                     break;
                 }
+            }
+            _ = tick.tick(), if unwritten => {
+                verdicts.flush()?;
+                unwritten = false;
             }
             _ = sigint.recv() => break,
             _ = sigterm.recv() => break,
@@ -191,8 +233,15 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
     // Connections that were still open when the signal came have closed now.
     while let Ok(record) = rx.try_recv() {
         all_passed &= record.passed();
-        report(&record, args.transcript.as_deref(), args.format, render)?;
+        report(
+            &mut verdicts,
+            &record,
+            args.transcript.as_deref(),
+            args.format,
+            render,
+        )?;
     }
+    verdicts.flush()?;
     Ok(if all_passed {
         ExitCode::SUCCESS
     } else {
@@ -200,7 +249,9 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
     })
 }
 
+/// Writes a connection's verdict line to `verdicts` and, when asked, appends its transcript.
 fn report(
+    verdicts: &mut impl Write,
     record: &SessionRecord,
     file: Option<&Path>,
     format: Format,
@@ -211,18 +262,20 @@ fn report(
         .closed_by()
         .map_or("open".to_owned(), |c| format!("closed by {c}"));
     if record.passed() {
-        eprintln!(
+        writeln!(
+            verdicts,
             "connection {}: {closed}; expectations met",
             record.transcript.session
-        );
+        )?;
     } else {
-        eprintln!(
+        writeln!(
+            verdicts,
             "connection {}: {closed}; {} expectation(s) broken:",
             record.transcript.session,
             record.failures.len()
-        );
+        )?;
         for f in &record.failures {
-            eprintln!("  - {f}");
+            writeln!(verdicts, "  - {f}")?;
         }
     }
     if let Some(path) = file {

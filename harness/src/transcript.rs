@@ -96,6 +96,12 @@ pub enum Event {
         /// The pattern that was expected.
         expected: String,
     },
+    /// Events left out of a long connection's transcript kept bounded (the first and the
+    /// last events are kept).
+    Omitted {
+        /// How many.
+        events: u64,
+    },
     /// The connection ended.
     Closed {
         /// Who closed it.
@@ -224,6 +230,67 @@ impl Transcript {
             out.push('\n');
         }
         out
+    }
+}
+
+/// A transcript being recorded: kept whole, or bounded to its first `limit / 2` and last
+/// `limit / 2` events (what lies between is counted, and shown as [`Event::Omitted`]), so that
+/// a connection carrying any number of messages takes bounded memory.
+#[derive(Clone, Debug)]
+pub struct Recording {
+    transcript: Transcript,
+    limit: Option<usize>,
+    tail: std::collections::VecDeque<Event>,
+    omitted: u64,
+}
+
+impl Recording {
+    /// Records connection number `session`, keeping at most `limit` events (`None`: all).
+    pub fn new(session: u64, limit: Option<usize>) -> Self {
+        Recording {
+            transcript: Transcript::new(session),
+            limit,
+            tail: std::collections::VecDeque::new(),
+            omitted: 0,
+        }
+    }
+
+    /// `false` when nothing is kept (a limit of 0): callers may skip making events.
+    pub fn keeps_events(&self) -> bool {
+        self.limit != Some(0)
+    }
+
+    /// Records an event (or counts it, once the head is full). The close is always kept.
+    pub fn push(&mut self, event: Event) {
+        let Some(limit) = self.limit else {
+            self.transcript.push(event);
+            return;
+        };
+        if let Event::Closed { .. } = event {
+            self.tail.push_back(event);
+            return;
+        }
+        let head = limit.div_ceil(2);
+        if self.transcript.events.len() < head {
+            self.transcript.push(event);
+            return;
+        }
+        self.tail.push_back(event);
+        if self.tail.len() > limit - head {
+            self.tail.pop_front();
+            self.omitted += 1;
+        }
+    }
+
+    /// The transcript: the head, what was left out, the tail.
+    pub fn finish(mut self) -> Transcript {
+        if self.omitted > 0 {
+            self.transcript.push(Event::Omitted {
+                events: self.omitted,
+            });
+        }
+        self.transcript.events.extend(self.tail);
+        self.transcript
     }
 }
 
@@ -359,6 +426,9 @@ fn log_line(session: u64, event: &Event, render: Render) -> String {
                 quote(expected.as_bytes())
             )
         }
+        Event::Omitted { events } => format!(
+            "[{events} events left out: the transcript of a long connection keeps its first and last events]"
+        ),
         Event::Closed { by, reason } => match reason {
             Some(reason) => format!("Connection closed by {by} ({reason})"),
             None => format!("Connection closed by {by}"),
@@ -400,6 +470,7 @@ fn json_event(event: &Event, render: Render) -> serde_json::Value {
         } => {
             json!({"event": "diverged", "step_line": step_line, "expected": expected})
         }
+        Event::Omitted { events } => json!({"event": "omitted", "events": events}),
         Event::Closed { by, reason } => json!({"event": "closed", "by": by, "reason": reason}),
     }
 }
@@ -474,6 +545,40 @@ mod tests {
         let json = t.to_json_lines(Render::default());
         assert!(json.contains(r#"MAIL FROM:<\\xFF\\xFE@x>"#), "{json}");
         assert_eq!(t.client_lines()[0], r"MAIL FROM:<\xFF\xFE@x>");
+    }
+
+    #[test]
+    fn a_bounded_recording_keeps_the_first_and_last_events_and_counts_the_rest() {
+        let mut r = Recording::new(1, Some(4));
+        for i in 0..100u8 {
+            r.push(Event::Server(vec![i]));
+        }
+        let t = r.finish();
+        let kept: Vec<Event> = t.events;
+        assert_eq!(
+            kept,
+            [
+                Event::Server(vec![0]),
+                Event::Server(vec![1]),
+                Event::Omitted { events: 96 },
+                Event::Server(vec![98]),
+                Event::Server(vec![99]),
+            ]
+        );
+        let mut none = Recording::new(1, Some(0));
+        assert!(!none.keeps_events());
+        none.push(Event::Server(vec![1]));
+        let closed = Event::Closed {
+            by: Closer::Client,
+            reason: None,
+        };
+        none.push(closed.clone());
+        let t = none.finish();
+        assert_eq!(t.events, [Event::Omitted { events: 1 }, closed]);
+        assert_eq!(t.closed_by(), Some(Closer::Client));
+        let mut all = Recording::new(1, None);
+        (0..10u8).for_each(|i| all.push(Event::Server(vec![i])));
+        assert_eq!(all.finish().events.len(), 10);
     }
 
     #[test]

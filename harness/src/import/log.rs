@@ -49,6 +49,7 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
         } else if line.starts_with("TLS handshake failed")
             || line.starts_with("TLS refused by the client")
             || line.starts_with("Scenario diverged")
+            || (line.starts_with('[') && line.contains(" events left out"))
             || line.starts_with("Discarded ")
             || line.starts_with("Client sent ")
             || line.starts_with("Message captured")

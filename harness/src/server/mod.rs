@@ -121,6 +121,8 @@ pub(crate) struct Shared {
     /// Connections accepted and not yet closed.
     open: AtomicUsize,
     keep_records: bool,
+    /// The most events a connection's transcript keeps (`None`: all).
+    transcript_limit: Option<usize>,
     on_close: Option<mpsc::UnboundedSender<SessionRecord>>,
 }
 
@@ -139,11 +141,16 @@ impl Shared {
 
     fn finish(&self, record: SessionRecord) {
         self.open.fetch_sub(1, Ordering::AcqRel);
-        if let Some(tx) = &self.on_close {
-            let _ = tx.send(record.clone());
-        }
-        if self.keep_records {
-            lock(&self.records).push(record);
+        match (&self.on_close, self.keep_records) {
+            (Some(tx), true) => {
+                let _ = tx.send(record.clone());
+                lock(&self.records).push(record);
+            }
+            (Some(tx), false) => {
+                let _ = tx.send(record);
+            }
+            (None, true) => lock(&self.records).push(record),
+            (None, false) => {}
         }
         self.changed.notify_waiters();
     }
@@ -156,6 +163,7 @@ pub struct Builder {
     listen: String,
     certs: CertSource,
     keep_records: bool,
+    transcript_limit: Option<usize>,
     on_close: Option<mpsc::UnboundedSender<SessionRecord>>,
     accept_limit: Option<u64>,
     verify_on_drop: bool,
@@ -178,6 +186,15 @@ impl Builder {
     /// streams records elsewhere turns it off).
     pub fn keep_records(mut self, keep: bool) -> Self {
         self.keep_records = keep;
+        self
+    }
+
+    /// Keeps at most `limit` events of each connection's transcript: its first and last ones,
+    /// with the number left out between them (default: all). A long-running server that must
+    /// stay within bounded memory however long its connections last sets one; 0 keeps none
+    /// (expectations are still judged, as the events happen).
+    pub fn transcript_limit(mut self, limit: usize) -> Self {
+        self.transcript_limit = Some(limit);
         self
     }
 
@@ -232,6 +249,7 @@ impl Builder {
             changed: Notify::new(),
             open: AtomicUsize::new(0),
             keep_records: self.keep_records,
+            transcript_limit: self.transcript_limit,
             on_close: self.on_close,
         });
         let (shutdown, watch_rx) = watch::channel(false);
@@ -260,9 +278,9 @@ async fn accept_loop(
     let mut sessions = tokio::task::JoinSet::new();
     let mut accepted = 0u64;
     while limit.is_none_or(|l| accepted < l) {
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             r = listener.accept() => match r {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 // Out of file descriptors and the like: wait a little rather than spin.
                 Err(_) => { tokio::time::sleep(Duration::from_millis(10)).await; continue }
             },
@@ -271,7 +289,13 @@ async fn accept_loop(
         accepted += 1;
         let id = shared.next_session.fetch_add(1, Ordering::Relaxed);
         shared.open.fetch_add(1, Ordering::AcqRel);
-        sessions.spawn(session::run(tcp, id, shared.clone(), shutdown.clone()));
+        sessions.spawn(session::run(
+            tcp,
+            peer,
+            id,
+            shared.clone(),
+            shutdown.clone(),
+        ));
         while sessions.try_join_next().is_some() {}
     }
     drop(listener);
@@ -328,6 +352,7 @@ impl FakeSmtpServer {
             listen: "127.0.0.1:0".into(),
             certs: CertSource::Embedded,
             keep_records: true,
+            transcript_limit: None,
             on_close: None,
             accept_limit: None,
             verify_on_drop: true,

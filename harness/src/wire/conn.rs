@@ -191,10 +191,7 @@ impl Connection {
         };
         match read {
             Ok(0) => Err(WireError::Closed),
-            Ok(n) => {
-                self.quick_ack();
-                Ok(n)
-            }
+            Ok(n) => Ok(n),
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => Err(WireError::Closed),
             Err(e) => Err(WireError::Io(e)),
         }
@@ -330,9 +327,10 @@ impl Connection {
     /// Asks the kernel to acknowledge the peer's next segments at once instead of delaying the
     /// ACK. A client that writes a message line by line without TCP_NODELAY (msmtp, s-nail)
     /// holds each small write back until the previous one is acknowledged (Nagle); with
-    /// delayed ACKs that costs about 40 ms per session. Linux resets the mode by itself, so
-    /// it is set after each read.
-    fn quick_ack(&self) {
+    /// delayed ACKs that costs about 40 ms per session. Linux resets the mode by itself, so a
+    /// server calls this after each read it does not answer at once (a reply carries the ACK
+    /// anyway, and the system call is not free).
+    pub fn quick_ack(&self) {
         #[cfg(target_os = "linux")]
         if let Some(tcp) = self.tcp() {
             // Only a latency hint: failure changes nothing else.

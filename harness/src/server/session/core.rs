@@ -21,8 +21,8 @@ use crate::message::ReceivedMessage;
 use crate::reply::Reply;
 use crate::scenario::{Action, Scenario, StepKind};
 use crate::server::SessionRecord;
-use crate::transcript::{Closer, Event, Transcript};
-use crate::verify::Failure;
+use crate::transcript::{Closer, Event, Recording};
+use crate::verify::{Failure, Tracker};
 use crate::wire::sasl::{self, Credentials, Mechanism, SaslExchange, SaslStep};
 use crate::wire::{
     ChunkDecoder, Content, DataDecoder, Line, LineDecoder, LineKind, Upgrade, Verb, bdat,
@@ -156,20 +156,26 @@ pub(crate) struct SessionCore {
     /// CRAM-MD5 challenges issued, for unique challenge texts.
     challenges: u32,
     out: Vec<u8>,
-    transcript: Transcript,
+    /// The transcript, kept whole or bounded.
+    recording: Recording,
+    /// The expectations, judged as the events happen.
+    tracker: Tracker,
     captured: Vec<ReceivedMessage>,
 }
 
 impl SessionCore {
-    /// A session for connection number `connection` from `peer`.
+    /// A session for connection number `connection` from `peer`, keeping at most
+    /// `transcript_limit` events of its transcript (`None`: all).
     pub(crate) fn new(
         scenario: Arc<Scenario>,
         defaults: Arc<Defaults>,
         connection: u64,
         peer: String,
+        transcript_limit: Option<usize>,
     ) -> Self {
-        let mut transcript = Transcript::new(connection);
-        transcript.push(Event::Opened { peer });
+        let mut recording = Recording::new(connection, transcript_limit);
+        recording.push(Event::Opened { peer });
+        let tracker = Tracker::new(&scenario.expectations);
         let live = !scenario.script.is_empty();
         SessionCore {
             scenario,
@@ -190,7 +196,8 @@ impl SessionCore {
             quit: false,
             challenges: 0,
             out: Vec::new(),
-            transcript,
+            recording,
+            tracker,
             captured: Vec::new(),
         }
     }
@@ -242,13 +249,13 @@ impl SessionCore {
     /// Reports the TLS handshake [`Next::StartTls`] asked for.
     pub(crate) fn tls_upgraded(&mut self, upgrade: Upgrade) -> Next {
         if upgrade.discarded > 0 {
-            self.transcript.push(Event::ClearTextDiscarded {
+            self.note(Event::ClearTextDiscarded {
                 bytes: upgrade.discarded,
             });
         }
         match upgrade.result {
             Ok(session) => {
-                self.transcript.push(Event::TlsStarted {
+                self.note(Event::TlsStarted {
                     version: session.version,
                     cipher: session.cipher,
                 });
@@ -262,7 +269,7 @@ impl SessionCore {
                 self.resume()
             }
             Err(e) => {
-                self.transcript.push(Event::TlsFailed {
+                self.note(Event::TlsFailed {
                     error: e.error.clone(),
                 });
                 Next::Close(if e.timed_out {
@@ -277,7 +284,7 @@ impl SessionCore {
     /// The client sent `bytes` while the server paused (kept for later, not fed yet).
     pub(crate) fn spoke_early(&mut self, bytes: usize) {
         if bytes > 0 {
-            self.transcript.push(Event::ClientSpokeEarly { bytes });
+            self.note(Event::ClientSpokeEarly { bytes });
         }
     }
 
@@ -339,7 +346,7 @@ impl SessionCore {
             // A client that completed the handshake and left without a word refused what
             // it saw (a certificate checked after the handshake, as TLS 1.3 clients and
             // curl do with host names).
-            self.transcript.push(Event::TlsAbandoned { alert });
+            self.note(Event::TlsAbandoned { alert });
         }
         End::client(reason)
     }
@@ -361,18 +368,33 @@ impl SessionCore {
 
     /// Ends the session and judges it against the scenario's expectations.
     pub(crate) fn finish(mut self, end: End) -> SessionRecord {
-        self.transcript.push(Event::Closed {
+        self.note(Event::Closed {
             by: end.by,
             reason: end.reason,
         });
-        let failures = crate::verify::check(&self.scenario.expectations, &self.transcript)
+        let unfinished = self.unfinished_script();
+        let failures = self
+            .tracker
+            .finish()
             .into_iter()
-            .chain(self.unfinished_script())
+            .chain(unfinished)
             .collect();
         SessionRecord {
-            transcript: self.transcript,
+            transcript: self.recording.finish(),
             failures,
         }
+    }
+
+    /// Records an event and lets the expectations see it.
+    fn note(&mut self, event: Event) {
+        self.tracker.observe(&event);
+        self.recording.push(event);
+    }
+
+    /// Are the conversation's lines wanted (for the transcript or the expectations)? A sink
+    /// that keeps no transcript and checks nothing skips making them.
+    fn wants_lines(&self) -> bool {
+        self.recording.keeps_events() || self.tracker.needs_facts()
     }
 
     /// A script the client left before its end is a failure, unless it already diverged.
@@ -399,16 +421,19 @@ impl SessionCore {
             let start = self.out.len();
             self.out.extend_from_slice(line.as_bytes());
             self.out.extend_from_slice(b"\r\n");
-            self.transcript
-                .push(Event::Server(self.out[start..].to_vec()));
+            if self.wants_lines() {
+                self.note(Event::Server(self.out[start..].to_vec()));
+            }
         }
     }
 
     /// Sends bytes as they are (`raw "…"`), one transcript line per line of them.
     fn send_raw(&mut self, bytes: &[u8]) {
         self.out.extend_from_slice(bytes);
-        for line in bytes.split_inclusive(|b| *b == b'\n') {
-            self.transcript.push(Event::Server(line.to_vec()));
+        if self.wants_lines() {
+            for line in bytes.split_inclusive(|b| *b == b'\n') {
+                self.note(Event::Server(line.to_vec()));
+            }
         }
     }
 
@@ -471,7 +496,10 @@ impl SessionCore {
         if verb != Verb::Unknown {
             self.sasl_guard = false;
         }
-        self.transcript.push(Event::Client {
+        if !self.wants_lines() {
+            return;
+        }
+        self.note(Event::Client {
             line: line.to_vec(),
             secret_from,
         });
@@ -500,7 +528,7 @@ impl SessionCore {
                 self.script.pos += 1;
                 return self.follow_script(line, sasl_answer);
             }
-            self.transcript.push(Event::Diverged {
+            self.note(Event::Diverged {
                 step_line: step.line,
                 expected: pattern.as_str().to_owned(),
             });
@@ -516,7 +544,7 @@ impl SessionCore {
 
     fn on_content(&mut self, content: Content) -> Next {
         self.mode = Mode::Command;
-        self.transcript.push(Event::DataSent {
+        self.note(Event::DataSent {
             bytes: content.wire_octets,
         });
         self.content = ContentStage::Ready(content);
@@ -531,7 +559,7 @@ impl SessionCore {
             return Next::Read;
         };
         let size = bdat::parse_args(&answering.cmd.args).map_or(0, |(size, _)| size);
-        self.transcript.push(Event::DataSent { bytes: size });
+        self.note(Event::DataSent { bytes: size });
         match then {
             AfterChunk::Script => {
                 if last {
@@ -1110,7 +1138,7 @@ impl SessionCore {
             return;
         }
         self.state.messages += 1;
-        self.transcript.push(Event::MessageCaptured {
+        self.note(Event::MessageCaptured {
             mail_from: envelope.mail_from.clone(),
             rcpt_to: envelope.rcpt_to.clone(),
             size: content.bytes.len(),

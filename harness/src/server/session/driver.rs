@@ -2,6 +2,7 @@
 //! and does what it asks for (a TLS handshake, a pause that keeps listening, a close), with the
 //! idle timeout on every read, a deadline on every write, and the server's shutdown.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ const MAX_EARLY_INPUT: usize = MAX_AUTH_LINE * 4;
 /// Plays the scenario on one accepted connection and hands its record to the server.
 pub(crate) async fn run(
     tcp: TcpStream,
+    peer: SocketAddr,
     connection: u64,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
@@ -30,7 +32,8 @@ pub(crate) async fn run(
         Arc::clone(&shared.scenario),
         Arc::clone(&shared.defaults),
         connection,
-        conn.peer(),
+        peer.to_string(),
+        shared.transcript_limit,
     );
     let mut next = core.start();
     let end = loop {
@@ -54,6 +57,11 @@ pub(crate) async fn run(
                         Ok(_) => {
                             let (used, after) = core.receive(conn.input());
                             conn.consume(used);
+                            if core.output().is_empty() {
+                                // Nothing to answer yet (a message line, half a command):
+                                // acknowledge now, or a Nagle client waits for the ACK.
+                                conn.quick_ack();
+                            }
                             next = after;
                         }
                         Err(WireError::TimedOut(_)) => break core.timed_out(),
@@ -95,7 +103,10 @@ pub(crate) async fn run(
     }
     // Best effort: a client that has gone away cannot be told anything.
     let _ = flush(&mut conn, &mut core).await;
-    conn.shutdown(Duration::from_millis(200)).await;
+    if conn.is_tls() {
+        // TLS ends with close_notify; plain TCP needs no more than the close on drop.
+        conn.shutdown(Duration::from_millis(200)).await;
+    }
     shared.finish(core.finish(end));
 }
 

@@ -20,7 +20,13 @@ impl Talk {
     fn new(scenario: &str) -> (Talk, String) {
         let scenario: Scenario = scenario.parse().expect("test scenario parses");
         let defaults = Arc::new(Defaults::new(&scenario));
-        let mut core = SessionCore::new(Arc::new(scenario), defaults, 1, "127.0.0.1:4000".into());
+        let mut core = SessionCore::new(
+            Arc::new(scenario),
+            defaults,
+            1,
+            "127.0.0.1:4000".into(),
+            None,
+        );
         let next = core.start();
         let mut talk = Talk { core, next };
         let greeting = talk.settle();
