@@ -10,11 +10,11 @@ mod lettre_sender;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{WAIT, repo, server};
+use common::{RawClient, WAIT, repo, server};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::{Mode, message, send, transport};
-use smtp_harness::Scenario;
-use smtp_harness::scenario::ScenarioFile;
+use smtp_harness::scenario::{ScenarioFile, Wording};
+use smtp_harness::{FakeSmtpServer, Scenario};
 
 /// The persona files, sorted.
 fn vendor_files() -> Vec<PathBuf> {
@@ -158,8 +158,9 @@ fn every_reply_text_cites_where_it_was_published() {
         let keys = sources(&text);
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {
-            // Every rule and the greeting: what the vendor says.
-            let cites_needed = line.starts_with("when ") || line.starts_with("S:");
+            // Every rule, every `default` reply and the greeting: what the vendor says.
+            let cites_needed =
+                line.starts_with("when ") || line.starts_with("default ") || line.starts_with("S:");
             if !cites_needed || (line.starts_with("S:") && i > 0 && lines[i - 1].starts_with("S:"))
             {
                 continue;
@@ -182,6 +183,167 @@ fn every_reply_text_cites_where_it_was_published() {
                     "{here}: [{key}] is not among the file's sources"
                 );
             }
+        }
+    }
+}
+
+/// Is this the Postfix persona, the one vendor whose own words the built-in replies are?
+fn is_postfix(file: &std::path::Path) -> bool {
+    file.file_stem().is_some_and(|s| s == "postfix")
+}
+
+#[test]
+fn every_persona_but_postfix_uses_the_rfc_wording() {
+    // What a persona does not script falls back to the built-in replies: Postfix's texts by
+    // default. Only Postfix may speak them; every other vendor falls back to RFC 5321's
+    // neutral texts, in the persona and in each of its cases.
+    for file in vendor_files() {
+        let loaded = ScenarioFile::from_file(&file).unwrap_or_else(|e| panic!("{e}"));
+        let expected = if is_postfix(&file) {
+            Wording::Postfix
+        } else {
+            Wording::Rfc
+        };
+        assert_eq!(loaded.persona.wording, expected, "{}", file.display());
+        for case in &loaded.cases {
+            assert_eq!(
+                case.wording,
+                expected,
+                "{}#{}",
+                file.display(),
+                case.case.as_deref().unwrap_or("?")
+            );
+        }
+    }
+}
+
+/// Starts the persona of `scenarios/vendors/NAME.scn` and connects to it (with TLS from the
+/// first byte for an implicit-TLS persona), past the greeting.
+async fn persona_session(name: &str) -> (FakeSmtpServer, RawClient) {
+    let scenario =
+        Scenario::from_file(repo(&format!("scenarios/vendors/{name}.scn"))).expect("persona");
+    let implicit_tls = scenario.implicit_tls;
+    let server = FakeSmtpServer::start(scenario)
+        .await
+        .expect("server starts");
+    let mut client = if implicit_tls {
+        RawClient::connect_tls(server.addr()).await
+    } else {
+        RawClient::connect(server.addr()).await
+    };
+    assert_eq!(client.reply().await.code, 220, "{name}: greeting");
+    (server, client)
+}
+
+#[tokio::test]
+async fn exim_refuses_starttls_it_did_not_offer_with_its_own_503() {
+    // After HELO nothing is advertised: Exim's smtp_in.c refuses STARTTLS (and the session
+    // goes on, in Exim's words).
+    let (_server, mut c) = persona_session("exim").await;
+    assert_eq!(c.cmd("HELO client.example").await.code, 250);
+    let refused = c.cmd("STARTTLS").await;
+    assert_eq!(
+        refused.lines,
+        ["503 STARTTLS command used when not advertised"]
+    );
+    assert_eq!(c.cmd("NOOP").await.lines, ["250 OK"]);
+    assert_eq!(c.cmd("XYZZY").await.lines, ["500 unrecognized command"]);
+    assert_eq!(c.cmd("QUIT").await.code, 221);
+
+    // After EHLO in clear text STARTTLS is offered and starts TLS; inside TLS it is no longer
+    // offered, and refused again.
+    let (_server, mut c) = persona_session("exim").await;
+    let ehlo = c.cmd("EHLO client.example").await;
+    assert!(
+        ehlo.lines.iter().any(|l| l.ends_with("STARTTLS")),
+        "{ehlo:?}"
+    );
+    assert_eq!(c.cmd("STARTTLS").await.lines, ["220 TLS go ahead"]);
+    c.starttls().await;
+    let ehlo = c.cmd("EHLO client.example").await;
+    assert!(
+        !ehlo.lines.iter().any(|l| l.ends_with("STARTTLS")),
+        "{ehlo:?}"
+    );
+    assert_eq!(
+        c.cmd("STARTTLS").await.lines,
+        ["503 STARTTLS command used when not advertised"]
+    );
+    assert_eq!(
+        c.cmd("HELP").await.lines,
+        [
+            "214-Commands supported:",
+            "214 AUTH HELO EHLO MAIL RCPT DATA BDAT NOOP QUIT RSET HELP"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn gmail_answers_an_unknown_command_and_noop_in_its_own_or_rfc_words() {
+    let (_server, mut c) = persona_session("gmail").await;
+    assert_eq!(c.cmd("EHLO client.example").await.code, 250);
+    // Gmail's own text (and code) for a command it does not know.
+    let unknown = c.cmd("XYZZY").await;
+    assert_eq!(unknown.code, 502, "{unknown:?}");
+    assert!(
+        unknown
+            .last_text()
+            .starts_with("5.5.1 Unrecognized command. ")
+            && unknown.last_text().ends_with(" - gsmtp"),
+        "{unknown:?}"
+    );
+    // No published Gmail text for NOOP: RFC 5321's.
+    let noop = c.cmd("NOOP").await;
+    assert_eq!(noop.lines, ["250 2.0.0 OK"]);
+    let rset = c.cmd("RSET").await;
+    assert!(rset.last_text().starts_with("2.1.5 Flushed "), "{rset:?}");
+    // Gmail's HELP text, its two spaces kept.
+    let help = c.cmd("HELP").await;
+    assert!(
+        help.last_text()
+            .starts_with("2.0.0  https://www.google.com/search?btnI&q=RFC+5321 "),
+        "{help:?}"
+    );
+    for reply in [&unknown, &noop, &rset, &help] {
+        for line in &reply.lines {
+            assert!(
+                !line.contains("Error:"),
+                "Postfix's words from Gmail: {line}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_persona_but_postfix_falls_back_to_postfix_words() {
+    // The commands a sender's persona rarely scripts: an unknown one, the housekeeping verbs,
+    // a command out of order and a syntax error. Postfix's built-in texts carry "Error:"
+    // ("500 5.5.2 Error: command not recognized", "503 5.5.1 Error: need MAIL command");
+    // only the Postfix persona may say it.
+    let commands = [
+        "XYZZY",
+        "NOOP",
+        "RSET",
+        "HELP",
+        "VRFY postmaster@example.com",
+        "EXPN staff",
+        "RCPT TO:<bob@example.net>",
+        "MAIL FROM:not an address",
+    ];
+    for file in vendor_files() {
+        let name = file.file_stem().and_then(|s| s.to_str()).expect("name");
+        let (_server, mut c) = persona_session(name).await;
+        assert_eq!(c.cmd("EHLO client.example").await.code, 250, "{name}");
+        let mut said = Vec::new();
+        for command in commands {
+            let reply = c.cmd(command).await;
+            said.extend(reply.lines.iter().map(|l| format!("{command} -> {l}")));
+        }
+        let postfix_words = said.iter().filter(|l| l.contains("Error:")).count();
+        if is_postfix(&file) {
+            assert!(postfix_words > 0, "{name}: {said:#?}");
+        } else {
+            assert_eq!(postfix_words, 0, "{name}: {said:#?}");
         }
     }
 }
