@@ -33,6 +33,24 @@ pub struct FrontDoor {
 impl FrontDoor {
     /// Starts Postfix (it needs root); panics with the script's output if it cannot.
     pub async fn start() -> FrontDoor {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts Postfix offering STARTTLS with the harness's `valid` test certificate.
+    pub async fn start_with_tls() -> FrontDoor {
+        let certs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../certs");
+        let cert = certs.join("valid.pem");
+        let key = certs.join("valid.key.pem");
+        Self::start_with(&[
+            "--tls-cert".as_ref(),
+            cert.as_os_str(),
+            "--tls-key".as_ref(),
+            key.as_os_str(),
+        ])
+        .await
+    }
+
+    async fn start_with(extra: &[&std::ffi::OsStr]) -> FrontDoor {
         assert!(
             Path::new("/usr/sbin/postfix").is_file() && Path::new("/usr/sbin/postconf").is_file(),
             "Postfix is not installed (/usr/sbin/postfix): run scripts/setup"
@@ -61,6 +79,7 @@ impl FrontDoor {
                 .arg("--data-dir")
                 .arg(&door.data)
                 .args(["--hostname", HOSTNAME, "--port", &port.to_string()])
+                .args(extra)
                 .stdin(Stdio::null())
                 .kill_on_drop(true)
                 .output();

@@ -19,7 +19,8 @@ pub(crate) fn sequence(state: &SessionState, cmd: &Command, d: &Defaults) -> Opt
         Verb::Rcpt if envelope.is_none() => Some(d.need_mail()),
         // Postfix 3.7: "503 5.5.1 Error: RCPT after BDAT".
         Verb::Rcpt if state.chunking => Some(d.rcpt_after_bdat()),
-        Verb::Data | Verb::Bdat if envelope.is_none() => Some(d.need_mail()),
+        // Postfix 3.7 asks for the RCPT first: "503 5.5.1 Error: need RCPT command".
+        Verb::Data | Verb::Bdat if envelope.is_none() => Some(d.need_rcpt_command()),
         // RFC 3030 section 3: "DATA and BDAT commands cannot be used in the same
         // transaction"; Postfix 3.7: "503 5.5.1 Error: DATA after BDAT".
         Verb::Data if state.chunking => Some(d.data_after_bdat()),

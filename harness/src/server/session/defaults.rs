@@ -223,6 +223,10 @@ impl Defaults {
     pub(crate) fn need_mail(&self) -> Reply {
         self.sequence("5.5.1 Error: need MAIL command")
     }
+    /// DATA or BDAT outside a transaction (Postfix names the RCPT it lacks first).
+    pub(crate) fn need_rcpt_command(&self) -> Reply {
+        self.sequence("5.5.1 Error: need RCPT command")
+    }
     /// RFC 3030 section 3: DATA may not follow BDAT in a transaction.
     pub(crate) fn data_after_bdat(&self) -> Reply {
         self.sequence("5.5.1 Error: DATA after BDAT")
