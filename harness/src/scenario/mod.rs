@@ -143,7 +143,16 @@ pub enum Situation {
     /// Arguments that do not parse (`501`).
     Syntax,
     /// A command out of order (`503`): MAIL before HELO, RCPT before MAIL, DATA before RCPT …
+    /// (the finer situations below, when given, win for their case).
     Sequence,
+    /// MAIL (or AUTH) before HELO/EHLO.
+    NeedHelo,
+    /// RCPT before MAIL.
+    NeedMail,
+    /// DATA or BDAT without an accepted recipient (Postfix: `554 … no valid recipients`).
+    NeedRcpt,
+    /// MAIL inside a transaction.
+    NestedMail,
     /// A MAIL or RCPT parameter the EHLO reply did not advertise (`555`).
     Parameter,
     /// A command line over 512 octets (`500`).
@@ -158,11 +167,15 @@ pub enum Situation {
 
 impl Situation {
     /// Every situation, in the order the docs list them.
-    pub const ALL: [Situation; 9] = [
+    pub const ALL: [Situation; 13] = [
         Situation::Unrecognized,
         Situation::NotImplemented,
         Situation::Syntax,
         Situation::Sequence,
+        Situation::NeedHelo,
+        Situation::NeedMail,
+        Situation::NeedRcpt,
+        Situation::NestedMail,
         Situation::Parameter,
         Situation::LineTooLong,
         Situation::Timeout,
@@ -177,6 +190,10 @@ impl Situation {
             Situation::NotImplemented => "not-implemented",
             Situation::Syntax => "syntax",
             Situation::Sequence => "sequence",
+            Situation::NeedHelo => "need-helo",
+            Situation::NeedMail => "need-mail",
+            Situation::NeedRcpt => "need-rcpt",
+            Situation::NestedMail => "nested-mail",
             Situation::Parameter => "parameter",
             Situation::LineTooLong => "line-too-long",
             Situation::Timeout => "timeout",

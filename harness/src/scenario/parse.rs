@@ -367,7 +367,7 @@ impl<'a> Parser<'a> {
                 if self.scenario.role == Role::Client {
                     return Err(self.invalid(n, "a client scenario has no `default` replies"));
                 }
-                const WHAT: &str = "a situation: unrecognized, not-implemented, syntax, sequence, parameter, line-too-long, timeout, shutdown or queued";
+                const WHAT: &str = "a situation: unrecognized, not-implemented, syntax, sequence, need-helo, need-mail, need-rcpt, nested-mail, parameter, line-too-long, timeout, shutdown or queued";
                 let situation = match rest {
                     [w] => Situation::from_name(w.text)
                         .ok_or_else(|| self.syntax(n, w.column, WHAT, w.text))?,

@@ -214,18 +214,26 @@ impl Defaults {
             Reply::new(503, &self.text(postfix, "5.5.1 Bad sequence of commands"))
         })
     }
+    /// A sequence error a scenario may word on its own (`default need-mail`), else as any
+    /// other (`default sequence`), else built in.
+    fn sequence_of(&self, situation: Situation, postfix: &str) -> Reply {
+        match self.own.get(&situation) {
+            Some(reply) => reply.clone(),
+            None => self.sequence(postfix),
+        }
+    }
     pub(crate) fn need_helo(&self) -> Reply {
-        self.sequence("5.5.1 Error: send HELO/EHLO first")
+        self.sequence_of(Situation::NeedHelo, "5.5.1 Error: send HELO/EHLO first")
     }
     pub(crate) fn nested_mail(&self) -> Reply {
-        self.sequence("5.5.1 Error: nested MAIL command")
+        self.sequence_of(Situation::NestedMail, "5.5.1 Error: nested MAIL command")
     }
     pub(crate) fn need_mail(&self) -> Reply {
-        self.sequence("5.5.1 Error: need MAIL command")
+        self.sequence_of(Situation::NeedMail, "5.5.1 Error: need MAIL command")
     }
     /// DATA or BDAT outside a transaction (Postfix names the RCPT it lacks first).
     pub(crate) fn need_rcpt_command(&self) -> Reply {
-        self.sequence("5.5.1 Error: need RCPT command")
+        self.sequence_of(Situation::NeedRcpt, "5.5.1 Error: need RCPT command")
     }
     /// RFC 3030 section 3: DATA may not follow BDAT in a transaction.
     pub(crate) fn data_after_bdat(&self) -> Reply {
@@ -248,13 +256,15 @@ impl Defaults {
     }
     /// DATA or BDAT with no accepted recipient (RFC 5321 3.3: "554 No valid recipients").
     pub(crate) fn need_rcpt(&self) -> Reply {
-        Reply::new(
-            554,
-            &self.text(
-                "5.5.1 Error: no valid recipients",
-                "5.5.1 No valid recipients",
-            ),
-        )
+        self.own_or(Situation::NeedRcpt, || {
+            Reply::new(
+                554,
+                &self.text(
+                    "5.5.1 Error: no valid recipients",
+                    "5.5.1 No valid recipients",
+                ),
+            )
+        })
     }
     pub(crate) fn auth_not_enabled(&self) -> Reply {
         match self.wording {
@@ -501,6 +511,21 @@ mod tests {
             d.not_implemented().to_string(),
             "502 5.5.1 Command not implemented"
         );
+        // A finer situation wins over `sequence`, for its case only.
+        let d = Defaults::new(&scenario(
+            "default sequence\n    S: 503 5.5.1 Bad sequence\ndefault need-rcpt\n    S: 503 5.5.1 RCPT first. id - gsmtp\ndefault nested-mail\n    S: 503 sender already given\n",
+        ));
+        assert_eq!(
+            d.need_rcpt().to_string(),
+            "503 5.5.1 RCPT first. id - gsmtp"
+        );
+        assert_eq!(
+            d.need_rcpt_command().to_string(),
+            "503 5.5.1 RCPT first. id - gsmtp"
+        );
+        assert_eq!(d.nested_mail().to_string(), "503 sender already given");
+        assert_eq!(d.need_mail().to_string(), "503 5.5.1 Bad sequence");
+        assert_eq!(d.need_helo().to_string(), "503 5.5.1 Bad sequence");
     }
 
     #[test]
