@@ -248,6 +248,20 @@ async fn idle_clients_get_421_and_are_closed() {
     );
 }
 
+/// The idle timeout counts from the client's last bytes: a client that keeps talking, more
+/// slowly than the timeout in all but not between two commands, is never cut off.
+#[tokio::test]
+async fn the_idle_timeout_restarts_with_each_command() {
+    let (_server, mut c) = greeted(inline("timeout 600ms\n")).await;
+    for _ in 0..5 {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        assert_eq!(c.cmd("NOOP").await.code, 250);
+    }
+    // More than the timeout in all has passed; silence now gets the 421.
+    assert_eq!(c.reply().await.code, 421);
+    assert!(c.closed().await);
+}
+
 #[tokio::test]
 async fn shutdown_tells_open_connections_421() {
     let server = server(Scenario::accept_all()).await;

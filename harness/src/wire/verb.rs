@@ -49,6 +49,9 @@ pub enum Verb {
 }
 
 impl Verb {
+    /// How many verbs there are (for tables indexed by `verb as usize`).
+    pub const COUNT: usize = Verb::Unknown as usize + 1;
+
     /// Every verb a scenario rule may name, in the order the docs list them.
     pub const RULE_VERBS: [Verb; 15] = [
         Verb::Ehlo,

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 use tokio::sync::watch;
+use tokio::time::Instant;
 
 use super::core::{End, Next, SessionCore};
 use crate::server::Shared;
@@ -27,6 +28,11 @@ pub(crate) async fn run(
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // One shutdown future and one idle timer for the whole session, not one of each per read:
+    // the timer is moved only when it fires early (the client was active meanwhile).
+    let shutdown = shutdown.changed();
+    tokio::pin!(shutdown);
+    let mut active = Instant::now();
     let mut conn = Connection::new(tcp);
     let mut core = SessionCore::new(
         Arc::clone(&shared.scenario),
@@ -35,6 +41,9 @@ pub(crate) async fn run(
         peer.to_string(),
         shared.transcript_limit,
     );
+    let idle = core.idle_timeout();
+    let timer = tokio::time::sleep_until(active + idle);
+    tokio::pin!(timer);
     let mut next = core.start();
     let end = loop {
         for message in core.take_captured() {
@@ -51,10 +60,10 @@ pub(crate) async fn run(
                 if let Err(end) = flush(&mut conn, &mut core).await {
                     break end;
                 }
-                let idle = core.idle_timeout();
                 tokio::select! {
-                    read = conn.read_more_within(idle) => match read {
+                    read = conn.read_more() => match read {
                         Ok(_) => {
+                            active = Instant::now();
                             let (used, after) = core.receive(conn.input());
                             conn.consume(used);
                             if core.output().is_empty() {
@@ -64,10 +73,16 @@ pub(crate) async fn run(
                             }
                             next = after;
                         }
-                        Err(WireError::TimedOut(_)) => break core.timed_out(),
                         Err(e) => break client_gone(&mut core, &e),
                     },
-                    _ = shutdown.changed() => break core.shutting_down(),
+                    () = &mut timer => {
+                        if active + idle > Instant::now() {
+                            timer.as_mut().reset(active + idle);
+                        } else {
+                            break core.timed_out();
+                        }
+                    }
+                    _ = &mut shutdown => break core.shutting_down(),
                 }
             }
             Next::StartTls => {
@@ -87,7 +102,8 @@ pub(crate) async fn run(
                     break end;
                 }
                 let before = conn.input().len();
-                let paused = pause(&mut conn, d, &mut shutdown).await;
+                let paused = pause(&mut conn, d, shutdown.as_mut()).await;
+                active = Instant::now();
                 core.spoke_early(conn.input().len().saturating_sub(before));
                 match paused {
                     Ok(()) => next = core.resume(),
@@ -135,17 +151,17 @@ enum Paused {
 
 /// Waits `d` while still listening: what the client sends meanwhile is kept for later (an early
 /// talker), and a client that hangs up ends the session at once.
-async fn pause(
+async fn pause<F: std::future::Future>(
     conn: &mut Connection,
     d: Duration,
-    shutdown: &mut watch::Receiver<bool>,
+    mut shutdown: std::pin::Pin<&mut F>,
 ) -> Result<(), Paused> {
     let deadline = tokio::time::sleep(d);
     tokio::pin!(deadline);
     loop {
         tokio::select! {
             _ = &mut deadline => return Ok(()),
-            _ = shutdown.changed() => return Err(Paused::Shutdown),
+            _ = &mut shutdown => return Err(Paused::Shutdown),
             read = conn.read_more() => match read {
                 Ok(_) if conn.input().len() > MAX_EARLY_INPUT => {
                     return Err(Paused::Ended(End::server(Some(

@@ -2,8 +2,6 @@
 //! ESMTP, authentication, the current mail transaction) and what the server last advertised
 //! in its EHLO reply, which is what the client's parameters are judged against.
 
-use std::collections::HashMap;
-
 use crate::reply::Reply;
 use crate::wire::Verb;
 
@@ -65,8 +63,8 @@ pub(crate) struct SessionState {
     pub envelope: Option<Envelope>,
     /// BDAT chunks were accepted in this transaction (so DATA may no longer be used).
     pub chunking: bool,
-    /// Commands seen per verb in this connection, for `when VERB #N`.
-    pub verb_counts: HashMap<Verb, u32>,
+    /// Commands seen per verb in this connection, for `when VERB #N` (indexed by the verb).
+    pub verb_counts: [u32; Verb::COUNT],
     /// Message transfers begun (each DATA, each BDAT LAST), for `when DATA #N`.
     pub transfers: u32,
     /// Messages accepted so far, for queue ids.
@@ -92,8 +90,8 @@ impl SessionState {
 
     /// Counts one more command with this verb and returns its number.
     pub(crate) fn count(&mut self, verb: Verb) -> u32 {
-        let n = self.verb_counts.entry(verb).or_insert(0);
-        *n += 1;
+        let n = &mut self.verb_counts[verb as usize];
+        *n = n.saturating_add(1);
         *n
     }
 }
