@@ -315,6 +315,99 @@ async fn gmail_answers_an_unknown_command_and_noop_in_its_own_or_rfc_words() {
 }
 
 #[tokio::test]
+async fn exim_words_commands_out_of_order_as_its_smtp_in_c_does() {
+    // The texts Exim 4.96 sent in host checking mode (`exim -bh`) to the same commands, see
+    // exim.scn's [exim-4.96]. Three protocol errors: real Exim closes only after a fourth.
+    let (_server, mut c) = persona_session("exim").await;
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        ["503 HELO or EHLO required"]
+    );
+    assert_eq!(c.cmd("EHLO client.example").await.code, 250);
+    assert_eq!(
+        c.cmd("RCPT TO:<bob@example.net>").await.lines,
+        ["503 sender not yet given"]
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        ["250 OK"]
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        ["503 sender already given"]
+    );
+    assert_eq!(
+        c.cmd("DATA").await.lines,
+        ["503 valid RCPT command must precede DATA"]
+    );
+    // None of the refusals ended the transaction: the persona takes a recipient and the message.
+    assert_eq!(
+        c.cmd("RCPT TO:<bob@example.net>").await.lines,
+        ["250 Accepted"]
+    );
+    assert_eq!(c.cmd("DATA").await.code, 354);
+    let done = c.cmd("Subject: hi\r\n\r\nHello.\r\n.").await;
+    assert!(done.last_text().starts_with("OK id="), "{done:?}");
+
+    // DATA with no MAIL at all: the same text.
+    let (_server, mut c) = persona_session("exim").await;
+    assert_eq!(c.cmd("HELO client.example").await.code, 250);
+    assert_eq!(
+        c.cmd("DATA").await.lines,
+        ["503 valid RCPT command must precede DATA"]
+    );
+}
+
+#[tokio::test]
+async fn gmail_names_the_missing_step_in_its_own_texts() {
+    const ID: &str = "d9443c01a7336-1f6b6d2c1a4sm1234567b3a.12";
+    let gmail = |text: &str| vec![format!("{text} {ID} - gsmtp")];
+    let (_server, mut c) = persona_session("gmail").await;
+    // Before any EHLO, and again after STARTTLS before a new EHLO.
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        gmail("503 5.5.1 EHLO/HELO first.")
+    );
+    assert_eq!(c.cmd("EHLO client.example").await.code, 250);
+    assert_eq!(c.cmd("STARTTLS").await.code, 220);
+    c.starttls().await;
+    assert_eq!(
+        c.cmd("AUTH PLAIN AGFsaWNlQGV4YW1wbGUuY29tAGFwcC1wYXNzd29yZA==")
+            .await
+            .lines,
+        gmail("503 5.5.1 EHLO/HELO first.")
+    );
+    assert_eq!(c.cmd("EHLO client.example").await.code, 250);
+    assert_eq!(
+        c.cmd("RCPT TO:<bob@example.net>").await.lines,
+        gmail("503 5.5.1 MAIL first.")
+    );
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        gmail("250 2.1.0 OK")
+    );
+    // No published Gmail text for a second MAIL: RFC 5321's, not Postfix's "nested MAIL".
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        ["503 5.5.1 Bad sequence of commands"]
+    );
+    assert_eq!(c.cmd("DATA").await.lines, gmail("503 5.5.1 RCPT first."));
+    // BDAT (Gmail offers CHUNKING) without a recipient: the chunk is read and refused alike,
+    // and the refused chunk ends the transaction (RFC 3030 section 2).
+    c.send("BDAT 5 LAST\r\nHello").await;
+    assert_eq!(c.reply().await.lines, gmail("503 5.5.1 RCPT first."));
+    assert_eq!(
+        c.cmd("MAIL FROM:<alice@example.com>").await.lines,
+        gmail("250 2.1.0 OK")
+    );
+    assert_eq!(
+        c.cmd("RCPT TO:<bob@example.net>").await.lines,
+        gmail("250 2.1.5 OK")
+    );
+    assert_eq!(c.cmd("DATA").await.lines, gmail("354 Go ahead"));
+}
+
+#[tokio::test]
 async fn no_persona_but_postfix_falls_back_to_postfix_words() {
     // The commands a sender's persona rarely scripts: an unknown one, the housekeeping verbs,
     // a command out of order and a syntax error. Postfix's built-in texts carry "Error:"
