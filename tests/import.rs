@@ -957,3 +957,84 @@ fn auth_is_added_only_to_an_ehlo_list() {
         ]
     );
 }
+
+/// The harness's own transcripts import back: the lines it adds to the reference format
+/// (connection and peer, TLS version and cipher, the message's size) and its own events are read
+/// past, and the server's lines become the scenario's.
+#[test]
+fn a_transcript_the_harness_wrote_imports_back_into_the_servers_lines() {
+    use smtp_harness::transcript::{Closer, Event, Transcript};
+    let mut t = Transcript::new(7);
+    let server = |line: &str| Event::Server(format!("{line}\r\n").into_bytes());
+    let client = |line: &str| Event::Client {
+        line: format!("{line}\r\n").into_bytes(),
+        secret_from: None,
+    };
+    for event in [
+        Event::Opened {
+            peer: "127.0.0.1:40512".into(),
+        },
+        server("220 mx.test ESMTP"),
+        client("EHLO c.test"),
+        server("250-mx.test"),
+        server("250 STARTTLS"),
+        client("STARTTLS"),
+        server("220 2.0.0 Ready to start TLS"),
+        Event::TlsStarted {
+            version: "TLSv1.3".into(),
+            cipher: "TLS13_AES_256_GCM_SHA384".into(),
+        },
+        client("EHLO c.test"),
+        server("250 mx.test"),
+        client("MAIL FROM:<a@b.test>"),
+        server("250 2.1.0 Ok"),
+        client("RCPT TO:<c@d.test>"),
+        server("250 2.1.5 Ok"),
+        client("DATA"),
+        server("354 go"),
+        Event::DataSent { bytes: 574 },
+        server("250 2.0.0 Ok: queued as 00070001"),
+        Event::MessageCaptured {
+            mail_from: "a@b.test".into(),
+            rcpt_to: vec!["c@d.test".into()],
+            size: 569,
+        },
+        Event::Omitted { events: 12 },
+        client("QUIT"),
+        server("221 2.0.0 Bye"),
+        Event::Closed {
+            by: Closer::Server,
+            reason: None,
+        },
+    ] {
+        t.push(event);
+    }
+    let log = t.to_log(smtp_harness::Render::default());
+    assert!(log.starts_with("Connection opened: connection 7 with 127.0.0.1:40512\n"));
+    assert!(log.contains("\n<- [message: 574 bytes]\n"));
+
+    let imported = import_bytes(log.as_bytes(), "serve.log", "serve.log", None).expect("imports");
+
+    assert_eq!(imported.format, Format::Log);
+    assert_eq!(
+        s_lines(&imported.scenario),
+        [
+            "220 mx.test ESMTP",
+            "250-mx.test",
+            "250 STARTTLS",
+            "220 2.0.0 Ready to start TLS",
+            "250 mx.test",
+            "250 2.1.0 Ok",
+            "250 2.1.5 Ok",
+            "354 go",
+            "250 2.0.0 Ok: queued as 00070001",
+            "221 2.0.0 Bye"
+        ]
+    );
+    assert!(
+        imported.scenario.lines().any(|l| l == "tls"),
+        "{}",
+        imported.scenario
+    );
+    let _: Scenario = imported.scenario.parse().expect("the scenario loads");
+}

@@ -604,3 +604,34 @@ async fn a_rule_can_answer_one_connection_only_so_a_retry_succeeds() {
         assert!(c.closed().await);
     }
 }
+
+/// A long connection in bounded memory: the transcript keeps its first and last events and
+/// counts the rest, while the expectations still see every event as it happens.
+#[tokio::test]
+async fn a_bounded_transcript_keeps_its_ends_and_the_expectations_see_everything() {
+    let scenario = inline("expect NOOP times 60\nexpect QUIT after 250\n");
+    let server = smtp_harness::FakeSmtpServer::builder(scenario)
+        .transcript_limit(20)
+        .start()
+        .await
+        .expect("starts");
+    let mut c = RawClient::connect(server.addr()).await;
+    assert_eq!(c.reply().await.code, 220);
+    let noops = "NOOP\r\n".repeat(60);
+    c.send(&noops).await;
+    for _ in 0..60 {
+        assert_eq!(c.reply().await.code, 250);
+    }
+    assert_eq!(c.cmd("QUIT").await.code, 221);
+    let records = server.wait_for_sessions(1, WAIT).await.expect("closed");
+    let events = &records[0].transcript.events;
+    assert!(events.len() <= 22, "{} events kept", events.len());
+    let log = records[0].transcript.to_string();
+    assert!(log.contains("events left out"), "{log}");
+    assert!(
+        log.ends_with("-> \"221 2.0.0 Bye\\r\\n\"\nConnection closed by server\n"),
+        "{log}"
+    );
+    assert!(records[0].passed(), "{:?}", records[0].failures);
+    server.verify().expect("expectations met");
+}
