@@ -197,3 +197,34 @@ async fn self_signed_certificate_curl_refuses_the_peer_and_exits_60() {
     assert!(!log.contains("TLS connection started"), "{log}");
     assert!(server.messages().is_empty());
 }
+
+/// A certificate for another host: with TLS 1.3 the server's side of the handshake completes,
+/// then curl checks the host name and leaves without a command. The transcript tells that
+/// apart from a client that used TLS (issue 9): `TLS refused by the client after the handshake`.
+#[tokio::test]
+async fn wrong_host_certificate_curl_finishes_the_handshake_then_refuses_and_the_transcript_says_so()
+ {
+    // Arrange
+    let server = server(inline("name Wrong host\ncertificate wrong-host\n")).await;
+    let file = TempFile::new("curl-wrong-host", MESSAGE);
+    let args = curl_args(&url("smtp", "localhost", &server), &file, &[]);
+
+    // Act
+    let curl = run_client("curl", &args).await;
+
+    // Assert
+    assert_eq!(curl.code(), Some(CURL_PEER_FAILED_VERIFICATION), "{curl}");
+    let record = only_session(&server).await;
+    let log = record.transcript.to_string();
+    assert_in_order(
+        &log,
+        &[
+            r#"<- "STARTTLS\r\n""#,
+            "TLS connection started: TLSv1.3 ",
+            "TLS refused by the client after the handshake",
+            "Connection closed by client",
+        ],
+        &curl,
+    );
+    assert!(server.messages().is_empty());
+}

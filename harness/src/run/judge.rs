@@ -49,7 +49,9 @@ pub fn failure_point(transcript: &Transcript) -> Option<FailurePoint> {
                     code: None,
                 });
             }
-            Event::TlsFailed { .. } => {
+            // A failed handshake, or one the client completed and then walked away from
+            // (it refused the certificate after the handshake, as TLS 1.3 clients may).
+            Event::TlsFailed { .. } | Event::TlsAbandoned { .. } => {
                 return Some(FailurePoint {
                     step: SmtpStep::Tls,
                     code: None,
@@ -303,6 +305,27 @@ mod tests {
         ]);
         assert_eq!(
             failure_point(&refused),
+            Some(FailurePoint {
+                step: SmtpStep::Tls,
+                code: None
+            })
+        );
+        // As the session core records it now: the refusal is its own event.
+        let abandoned = transcript(vec![
+            Event::TlsStarted {
+                version: "v".into(),
+                cipher: "c".into(),
+            },
+            Event::TlsAbandoned {
+                alert: Some("BadCertificate".into()),
+            },
+            Event::Closed {
+                by: Closer::Client,
+                reason: None,
+            },
+        ]);
+        assert_eq!(
+            failure_point(&abandoned),
             Some(FailurePoint {
                 step: SmtpStep::Tls,
                 code: None
