@@ -15,7 +15,7 @@ use tokio::net::TcpStream;
 
 use super::RecordOptions;
 use crate::transcript::{Closer, Event, REDACTED, Transcript};
-use crate::wire::{Connection, ReplyLineDecoder, Upgrade, WireError, seconds};
+use crate::wire::{Connection, ReplyLineDecoder, Upgrade, Verb, WireError, seconds};
 
 /// One side of the relay: its connection and the line it is cutting out of the input.
 /// Lines are cut in bounded pieces (a line longer than 64 KiB is relayed piece by piece).
@@ -378,11 +378,11 @@ impl Relay<'_> {
         }
         let text = String::from_utf8_lossy(&line).into_owned();
         let mut words = text.split_ascii_whitespace();
-        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        let verb = Verb::parse(words.next().unwrap_or("").as_bytes());
         let eol = line_ending(&line);
         let (stored, secret_from) = if self.in_sasl {
             ([REDACTED.as_bytes(), eol].concat(), Some(0))
-        } else if verb == "AUTH" {
+        } else if verb == Verb::Auth {
             match crate::wire::sasl::secret_offset(&line) {
                 Some(at) => ([&line[..at], REDACTED.as_bytes(), eol].concat(), Some(at)),
                 None => (line.clone(), None),
@@ -399,13 +399,13 @@ impl Relay<'_> {
         if self.in_sasl {
             return Ok(());
         }
-        match verb.as_str() {
-            "STARTTLS" if !self.tls => self.starttls_sent = true,
-            "DATA" => self.data_sent = true,
-            "AUTH" => self.in_sasl = true,
-            "BDAT" => {
-                let size = words.next().and_then(|n| n.parse::<usize>().ok());
-                if let Some(size) = size {
+        match verb {
+            Verb::StartTls if !self.tls => self.starttls_sent = true,
+            Verb::Data => self.data_sent = true,
+            Verb::Auth => self.in_sasl = true,
+            Verb::Bdat => {
+                let args: Vec<&str> = words.collect();
+                if let Some((size, _)) = crate::wire::bdat::parse_args(&args.join(" ")) {
                     self.relay_chunk(size).await?;
                 }
             }
