@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use super::{Action, AuthCondition, Rule, Scenario, ScenarioError, Step, StepKind};
+use super::{Action, Rule, Scenario, ScenarioError, Step, StepKind};
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
@@ -176,17 +176,10 @@ impl Rule {
     /// makes [`ScenarioBuilder::build`] fail.
     pub fn when(verb: &str) -> RuleBuilder {
         RuleBuilder {
-            rule: Rule {
-                line: 0,
-                verb: Verb::of_rule(&verb.to_ascii_uppercase()).unwrap_or(Verb::Unknown),
-                args: None,
-                nth: None,
-                connection: None,
-                tls: None,
-                advertised: None,
-                auth: AuthCondition::default(),
-                actions: Vec::new(),
-            },
+            rule: Rule::new(
+                0,
+                Verb::of_rule(&verb.to_ascii_uppercase()).unwrap_or(Verb::Unknown),
+            ),
         }
     }
 }

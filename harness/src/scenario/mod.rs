@@ -325,6 +325,21 @@ impl AuthCondition {
 }
 
 impl Rule {
+    /// A rule for `verb` written at `line`, with no condition and no action yet.
+    pub fn new(line: usize, verb: crate::wire::Verb) -> Self {
+        Rule {
+            line,
+            verb,
+            args: None,
+            nth: None,
+            connection: None,
+            tls: None,
+            advertised: None,
+            auth: AuthCondition::default(),
+            actions: Vec::new(),
+        }
+    }
+
     /// `true` if the rule matches every command with its verb.
     pub fn is_catch_all(&self) -> bool {
         self.args.as_ref().is_none_or(Pattern::matches_everything)

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{
-    Action, Atom, AuthCondition, DefaultReply, Expectation, ExpectationKind, Role, Rule, Scenario,
-    ScenarioError, Situation, Step, StepKind, Wording,
+    Action, Atom, DefaultReply, Expectation, ExpectationKind, Role, Rule, Scenario, ScenarioError,
+    Situation, Step, StepKind, Wording,
 };
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
@@ -398,17 +398,7 @@ impl<'a> Parser<'a> {
                 }
                 self.seen_rule = true;
                 self.open_default = Some(situation);
-                self.open_rule = Some(Rule {
-                    line: n,
-                    verb: Verb::Unknown,
-                    args: None,
-                    nth: None,
-                    connection: None,
-                    tls: None,
-                    advertised: None,
-                    auth: AuthCondition::default(),
-                    actions: Vec::new(),
-                });
+                self.open_rule = Some(Rule::new(n, Verb::Unknown));
             }
             "when" => {
                 if self.scenario.role == Role::Client {
@@ -879,17 +869,7 @@ impl<'a> Parser<'a> {
                 verb_word.text,
             ));
         };
-        let mut rule = Rule {
-            line: n,
-            verb,
-            args: None,
-            nth: None,
-            connection: None,
-            tls: None,
-            advertised: None,
-            auth: AuthCondition::default(),
-            actions: Vec::new(),
-        };
+        let mut rule = Rule::new(n, verb);
         let mut args: Vec<&str> = Vec::new();
         for w in &words[1..] {
             let t = w.text;

@@ -121,6 +121,18 @@ struct Answering {
     answered: bool,
 }
 
+impl Answering {
+    /// A command no reply has answered yet.
+    fn new(cmd: Command, nth: u32) -> Self {
+        Answering {
+            cmd,
+            nth,
+            who: None,
+            answered: false,
+        }
+    }
+}
+
 /// The linear script's position.
 #[derive(Clone, Copy, Debug)]
 struct Script {
@@ -610,12 +622,7 @@ impl SessionCore {
         let chunk = (cmd.verb == Verb::Bdat)
             .then(|| bdat::parse_args(&cmd.args))
             .flatten();
-        self.answering = Some(Answering {
-            cmd,
-            nth,
-            who: None,
-            answered: false,
-        });
+        self.answering = Some(Answering::new(cmd, nth));
         if let Some((size, last)) = chunk {
             return self.begin_chunk(size, last, AfterChunk::Script);
         }
@@ -738,12 +745,7 @@ impl SessionCore {
                 self.send(&reply);
                 return Next::Close(End::server(Some("BDAT without a chunk size")));
             };
-            self.answering = Some(Answering {
-                cmd,
-                nth,
-                who: None,
-                answered: false,
-            });
+            self.answering = Some(Answering::new(cmd, nth));
             return self.begin_chunk(size, last, AfterChunk::Answer);
         }
         self.answer(cmd, nth)
@@ -775,12 +777,7 @@ impl SessionCore {
             self.chunks = None;
             self.state.chunking = self.state.envelope.is_some();
         }
-        self.answering = Some(Answering {
-            cmd,
-            nth,
-            who: None,
-            answered: false,
-        });
+        self.answering = Some(Answering::new(cmd, nth));
         self.reply(reply);
         self.idle()
     }
@@ -818,10 +815,8 @@ impl SessionCore {
         who: Option<String>,
     ) -> Next {
         self.answering = Some(Answering {
-            cmd,
-            nth,
             who,
-            answered: false,
+            ..Answering::new(cmd, nth)
         });
         self.program = Program::Rule { index, pos };
         self.resume()
@@ -830,12 +825,7 @@ impl SessionCore {
     fn answer_by_default(&mut self, cmd: Command, nth: u32) -> Next {
         let reply = self.default_reply(&cmd);
         let handshake = cmd.verb == Verb::StartTls && reply.code() == 220;
-        self.answering = Some(Answering {
-            cmd,
-            nth,
-            who: None,
-            answered: false,
-        });
+        self.answering = Some(Answering::new(cmd, nth));
         self.reply(&reply);
         if handshake {
             return Next::StartTls;
@@ -940,12 +930,7 @@ impl SessionCore {
             } else {
                 self.defaults.chunk_received(size)
             };
-            self.answering = Some(Answering {
-                cmd,
-                nth,
-                who: None,
-                answered: false,
-            });
+            self.answering = Some(Answering::new(cmd, nth));
             self.reply(&reply);
             return self.idle();
         }
@@ -963,12 +948,7 @@ impl SessionCore {
                 self.run_rule(index, pos, cmd, nth, None)
             }
             None => {
-                self.answering = Some(Answering {
-                    cmd,
-                    nth,
-                    who: None,
-                    answered: false,
-                });
+                self.answering = Some(Answering::new(cmd, nth));
                 self.idle()
             }
         }
@@ -1009,12 +989,7 @@ impl SessionCore {
             self.connection, self.challenges, self.scenario.hostname
         );
         let (exchange, step) = SaslExchange::start(mech, initial.as_deref(), || challenge);
-        self.answering = Some(Answering {
-            cmd,
-            nth,
-            who: None,
-            answered: false,
-        });
+        self.answering = Some(Answering::new(cmd, nth));
         self.sasl_step(exchange, step)
     }
 
