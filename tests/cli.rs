@@ -211,6 +211,34 @@ async fn serve_exits_cleanly_on_sigterm_and_sigint() {
     }
 }
 
+/// `serve --threads 2`: the sessions run on a multi-threaded runtime, several at once, and a
+/// signal still ends it cleanly.
+#[tokio::test]
+async fn serve_with_threads_plays_concurrent_connections() {
+    let (mut child, addr) = serve(&["scenarios/bench/sink.scn", "--threads", "2"]).await;
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let mut c = RawClient::connect(addr).await;
+        assert_eq!(c.reply().await.code, 220);
+        assert_eq!(c.cmd("EHLO me").await.code, 250);
+        clients.push(c);
+    }
+    for c in &mut clients {
+        assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await.code, 250);
+        assert_eq!(c.cmd("QUIT").await.code, 221);
+    }
+    let pid = child.id().expect("pid").to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success());
+    assert!(wait(&mut child).await.success());
+    let bad = output(&["serve", "scenarios/bench/sink.scn", "--threads", "0"]).await;
+    assert_eq!(bad.status.code(), Some(2), "--threads 0 is bad usage");
+}
+
 #[tokio::test]
 async fn certs_writes_a_ca_and_every_variant() {
     let dir = temp_dir("certs");
