@@ -5,8 +5,10 @@
 //! (503 "send HELO first", "need MAIL", parameters against the EHLO reply …), then the scenario's
 //! rules, then the built-in replies.
 //!
-//! - `core.rs`: [`SessionCore`]: bytes in, replies, transcript events and captured messages
-//!   out; one mode (command, SASL, DATA, BDAT); the script or rule being played.
+//! - `core/`: `SessionCore`: bytes in, replies, transcript events and captured messages out;
+//!   one mode (command, SASL, DATA, BDAT); the script or rule being played (`mod.rs` its
+//!   interface and state, `input.rs` what it reads, `reply.rs` what it sends, `script.rs` the
+//!   linear script, `answer.rs` commands outside it, `auth.rs` AUTH).
 //! - `command.rs`: a command line parsed once (verb, arguments, smtp-proto's request).
 //! - `checks.rs`: sequence and parameter checks; `rules.rs`: which rule answers;
 //!   `defaults.rs`: the built-in replies; `state.rs`: what the session knows.
