@@ -3,9 +3,15 @@
 //! concluded (the reply it reported) and what the server's transcript shows.
 //!
 //! The clients: Ruby's net/smtp 0.3.1 (and the mail gem 2.7.1 on it), Perl's Net::SMTP
-//! (libnet 3.14) with Authen::SASL, aiosmtplib 5.1.3 (in `.venv-clients/`) and Exim 4.96 as a
+//! (libnet 3.14) with Authen::SASL, aiosmtplib 5.1.3 (in `.venv-clients/`), Exim 4.96 as a
 //! smarthost client (unpacked in `.exim-root/`, run as root in the foreground with a private
-//! config). `scripts/setup` installs them all; a test fails, never skips, when one is missing.
+//! config), PHPMailer 6.6.3 on php-cli 8.2, and the mail user agents s-nail 14.9.24 and mutt
+//! 2.2.12 with their own SMTP clients. `scripts/setup` installs them all; a test fails, never
+//! skips, when one is missing.
+//!
+//! Section c runs each client once against Debian's real Postfix (the front door of
+//! `tests/common/front_door.rs`) and once against the fake server configured like it, and
+//! checks that the client gets the same answers from both.
 //!
 //! What each sends for AUTH (read in their sources, seen in these transcripts):
 //! - aiosmtplib: `auth_login` sends `AUTH LOGIN <base64 user>`, an initial response, and
@@ -22,11 +28,17 @@
 //!   and `AUTH PLAIN <ir>`; it uses `BDAT n LAST` when CHUNKING is offered.
 
 mod common;
+#[path = "common/front_door.rs"]
+mod front_door;
 #[path = "common/real_clients.rs"]
 mod real_clients;
 
-use common::{inline, server};
-use real_clients::{Client, ClientRun, assert_in_order, b64, only_session};
+use common::{WAIT, inline, server};
+use front_door::{FrontDoor, HOSTNAME};
+use real_clients::{
+    Client, ClientRun, FOREIGN, assert_in_order, b64, front_door_like, only_session, record_one,
+    recorded, same_queue_ids, transcript_server_lines,
+};
 use smtp_harness::{FakeSmtpServer, Render, SessionRecord};
 
 const USERNAME_PROMPT: &str = r#"-> "334 VXNlcm5hbWU6\r\n""#;
@@ -634,4 +646,221 @@ async fn exim_starttls_auth_plain_then_bdat_delivers_as_alice() {
     let message = alices_message(&server, &run).await;
     assert!(message.tls, "the message must arrive inside TLS\n{run}");
     assert!(record.passed(), "{:?}\n{log}\n{run}", record.failures);
+}
+
+// --- c. The same answers as Postfix ----------------------------------------------------------
+//
+// Each client sends one message to a local address of Debian's Postfix 3.7 (the front door:
+// STARTTLS with certs/valid.pem, no AUTH), one to an address it refuses to relay to, and one
+// more to the local address asking for AUTH, which the front door does not offer; then the same
+// three to the fake server set up as that front door is (`front_door_like()`: its greeting,
+// EHLO lists and HELO answer, and the relay refusal as a rule, which is configuration;
+// everything else is the fake server's own). One Postfix and one fake server per test. Every
+// client goes through STARTTLS and checks the certificate against certs/ca.pem (s-nail and mutt
+// also run without TLS, where they say HELO only). For each message the client must conclude
+// the same (`sent: 250 2.0.0 Ok: queued as …`, `failed: 554 5.7.1 <…>: Relay access denied`,
+// queue ids made alike) with the same exit status, and the server's lines of the conversation
+// must be the same, as the client itself logged them (its debug output, queue ids made alike).
+// aiosmtplib and Ruby's mail gem log nothing: for them Postfix's side is recorded by
+// `smtp_harness::record` sitting in front of Postfix (so their TLS is with the proxy, whose
+// certificate the same CA signed; the proxy checks Postfix's against it) and the fake server's
+// side is its own transcript.
+
+/// One message each test sends, and how Postfix must conclude it.
+struct Case {
+    to: String,
+    /// The start of the conclusion the client must reach with Postfix.
+    postfix_says: &'static str,
+    /// Whether Postfix must take the message (`None`: it depends on the client).
+    delivered: Option<bool>,
+    /// Options for this case, after the test's own.
+    extra: &'static [&'static str],
+}
+
+fn cases() -> [Case; 3] {
+    [
+        Case {
+            to: format!("someone@reply.{HOSTNAME}"),
+            postfix_says: "sent: 250 2.0.0 Ok: ",
+            delivered: Some(true),
+            extra: &[],
+        },
+        Case {
+            to: FOREIGN.to_owned(),
+            postfix_says: "failed: 554 5.7.1 <someone@elsewhere.test>: Relay access denied",
+            delivered: Some(false),
+            extra: &[],
+        },
+        // AUTH asked of a server that offers none: Ruby, aiosmtplib and s-nail send it anyway
+        // and get Postfix's 503; Perl, PHPMailer and Exim give up without sending it; mutt
+        // sends the message unauthenticated. Whichever it is, the same with both servers.
+        Case {
+            to: format!("someone@reply.{HOSTNAME}"),
+            postfix_says: "",
+            delivered: None,
+            extra: &["--auth", "plain"],
+        },
+    ]
+}
+
+/// The server's lines, queue ids made alike, one per line with its number, for messages.
+fn numbered(lines: &[String]) -> String {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{:3} {l}\n", i + 1))
+        .collect()
+}
+
+/// Runs `client` with each of `settings` against Postfix and the fake server for every
+/// [`Case`], and asserts that it concluded the same and saw the same server lines from both.
+async fn same_as_postfix(client: Client, settings: &[&[&str]]) {
+    let postfix = FrontDoor::start_with_tls().await;
+    let fake = server(front_door_like()).await;
+    let mut delivered = 0;
+    let runs = settings
+        .iter()
+        .flat_map(|options| cases().into_iter().map(move |case| (*options, case)));
+    for (n, (options, case)) in runs.enumerate() {
+        let options: Vec<&str> = options
+            .iter()
+            .copied()
+            .chain(case.extra.iter().copied())
+            .chain(["--to", &case.to])
+            .collect();
+
+        let logs_nothing = matches!(client, Client::Aiosmtplib | Client::RubyMailGem);
+        let (real, real_lines) = if logs_nothing {
+            let (proxy, recording) = record_one(postfix.addr).await;
+            let run = client.send_to(proxy, &options).await;
+            let recording = recorded(recording, &run).await;
+            assert!(
+                recording.notes.is_empty(),
+                "the recording proxy intervened: {:?}\n{run}",
+                recording.notes
+            );
+            let lines = transcript_server_lines(&recording.transcript);
+            (run, lines)
+        } else {
+            let run = client.send_to(postfix.addr, &options).await;
+            let lines = run
+                .server_lines()
+                .expect("the client logs the server's lines");
+            (run, lines)
+        };
+        delivered += usize::from(real.status.success());
+        let theirs = client.send(&fake, &options).await;
+        let records = fake
+            .wait_for_sessions(n + 1, WAIT)
+            .await
+            .unwrap_or_else(|e| panic!("the fake server's connection: {e}\n{theirs}"));
+        let fake_lines = match theirs.server_lines() {
+            Some(lines) => lines,
+            None => transcript_server_lines(&records[n].transcript),
+        };
+
+        let what = format!("{client:?} [{}]", options.join(" "));
+        let show = || {
+            format!(
+                "--- Postfix's run\n{real}\n--- the fake server's run\n{theirs}\n\
+                 --- the fake server's transcript\n{}",
+                records[n].transcript
+            )
+        };
+        // What Postfix did is what these tests assume.
+        assert!(
+            real.conclusion().starts_with(case.postfix_says)
+                && case.delivered.is_none_or(|d| real.status.success() == d),
+            "{what}: expected \"{}…\" from Postfix\n{}",
+            case.postfix_says,
+            show()
+        );
+        assert_eq!(
+            (theirs.normalised_conclusion(), theirs.status.code()),
+            (real.normalised_conclusion(), real.status.code()),
+            "{what}: the client concluded differently with the fake server (left) and with \
+             Postfix (right)\n{}",
+            show()
+        );
+        let same = |lines: &[String], run: &ClientRun| -> Vec<String> {
+            lines
+                .iter()
+                .map(|l| same_queue_ids(l, run.bdat_size()))
+                .collect()
+        };
+        let (real_lines, fake_lines) = (same(&real_lines, &real), same(&fake_lines, &theirs));
+        assert!(
+            real_lines.len() >= 3,
+            "{what}: too few server lines taken from the client's log\n{}",
+            show()
+        );
+        assert!(
+            fake_lines == real_lines,
+            "{what}: the server's lines differ\n--- from the fake server\n{}--- from Postfix\n{}{}",
+            numbered(&fake_lines),
+            numbered(&real_lines),
+            show()
+        );
+    }
+    let taken: Vec<(u64, Vec<String>)> = fake
+        .messages()
+        .into_iter()
+        .map(|m| (m.session, m.rcpt_to))
+        .collect();
+    assert_eq!(
+        taken.len(),
+        delivered,
+        "{client:?}: the fake server took as many messages as Postfix (session, recipients): \
+         {taken:?}"
+    );
+}
+
+const STARTTLS: &[&[&str]] = &[&["--tls", "starttls"]];
+
+#[tokio::test]
+async fn ruby_net_smtp_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::RubyNetSmtp, STARTTLS).await;
+}
+
+#[tokio::test]
+async fn ruby_mail_gem_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::RubyMailGem, STARTTLS).await;
+}
+
+#[tokio::test]
+async fn perl_net_smtp_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::PerlNetSmtp, STARTTLS).await;
+}
+
+// aiosmtplib's (and the mail gem's) side of Postfix comes from the recording proxy: neither
+// logs anything itself.
+#[tokio::test]
+async fn aiosmtplib_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::Aiosmtplib, STARTTLS).await;
+}
+
+// Exim pipelines MAIL, RCPT and BDAT (CHUNKING is offered); Postfix's "Ok: n bytes queued as"
+// must repeat the size Exim announced.
+#[tokio::test]
+async fn exim_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::Exim, STARTTLS).await;
+}
+
+#[tokio::test]
+async fn phpmailer_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::PhpMailer, STARTTLS).await;
+}
+
+// s-nail checks the certificate's DNS names only: it connects to `localhost` (Client::host).
+// After STARTTLS it greets with HELO, not EHLO; without TLS it says HELO only. Both ways.
+#[tokio::test]
+async fn s_nail_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::SNail, &[&["--tls", "starttls"], &["--tls", "none"]]).await;
+}
+
+// mutt says EHLO when it wants STARTTLS, and HELO only when it needs no extension (no TLS, no
+// AUTH): both ways. It sends QUIT after the message without waiting for the 221.
+#[tokio::test]
+async fn mutt_gets_the_same_answers_as_from_postfix() {
+    same_as_postfix(Client::Mutt, &[&["--tls", "starttls"], &["--tls", "none"]]).await;
 }
