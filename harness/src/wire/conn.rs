@@ -124,14 +124,6 @@ impl Connection {
         }
     }
 
-    /// The peer's address, as text (empty when the socket no longer knows it).
-    pub fn peer(&self) -> String {
-        self.tcp()
-            .and_then(|t| t.peer_addr().ok())
-            .map(|a| a.to_string())
-            .unwrap_or_default()
-    }
-
     fn tcp(&self) -> Option<&TcpStream> {
         match &self.stream {
             Stream::Plain(t) => Some(t),
