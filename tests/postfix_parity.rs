@@ -24,6 +24,17 @@ when HELO\n    S: 250 {HOSTNAME}\n"
     Scenario::parse(&text, "<postfix configuration>").expect("the scenario parses")
 }
 
+/// Real Postfix, and the fake server configured as it is.
+async fn both_servers() -> (FrontDoor, FakeSmtpServer) {
+    let postfix = FrontDoor::start_with_tls().await;
+    let harness = FakeSmtpServer::builder(postfix_configuration())
+        .verify_on_drop(false)
+        .start()
+        .await
+        .expect("the fake server starts");
+    (postfix, harness)
+}
+
 /// What a server answered to each step of a conversation, queue ids made alike.
 async fn converse(addr: std::net::SocketAddr, steps: &[&[u8]]) -> Vec<Vec<String>> {
     let mut c = RawClient::connect(addr).await;
@@ -52,12 +63,7 @@ fn same_queue_ids(line: &str) -> String {
 /// Every conversation, both servers: the replies must be the same, line for line.
 #[tokio::test]
 async fn unscripted_replies_are_postfixs_own() {
-    let postfix = FrontDoor::start_with_tls().await;
-    let harness = FakeSmtpServer::builder(postfix_configuration())
-        .verify_on_drop(false)
-        .start()
-        .await
-        .expect("the fake server starts");
+    let (postfix, harness) = both_servers().await;
     let rcpt = format!("RCPT TO:<someone@reply.{HOSTNAME}>\r\n");
     let conversations: Vec<(&str, Vec<Vec<u8>>)> = vec![
         (
@@ -145,12 +151,7 @@ async fn unscripted_replies_are_postfixs_own() {
 /// harness.
 #[tokio::test]
 async fn where_the_harness_is_stricter_than_postfix_it_says_why() {
-    let postfix = FrontDoor::start_with_tls().await;
-    let harness = FakeSmtpServer::builder(postfix_configuration())
-        .verify_on_drop(false)
-        .start()
-        .await
-        .expect("the fake server starts");
+    let (postfix, harness) = both_servers().await;
     let steps: [&[u8]; 3] = [
         b"HELO client.test\r\n",
         b"MAIL FROM:<a@b.test> SIZE=100\r\n",
