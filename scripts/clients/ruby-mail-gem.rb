@@ -18,28 +18,11 @@
 # "failed: <the reply in the exception it raised>". Exit code 0 only when sent.
 require 'mail'
 require 'openssl'
+require_relative 'options'
 
-def usage
-  warn 'usage: ruby-mail-gem.rb HOST PORT [--auth none|plain|login|cram-md5] [--user U] ' \
-       '[--password P] [--tls none|starttls] [--from A] [--to A] [--ca FILE]'
-  exit 2
-end
-
-usage if ARGV.length < 2
-host = ARGV.shift
-port = Integer(ARGV.shift, exception: false) || usage
-opts = {
-  'auth' => 'none', 'user' => 'alice', 'password' => 's3cret', 'tls' => 'none',
-  'from' => 'a@example.com', 'to' => 'b@example.com',
-  'ca' => File.expand_path('../../certs/ca.pem', __dir__)
-}
-until ARGV.empty?
-  key = ARGV.shift
-  usage unless key.start_with?('--') && opts.key?(key[2..]) && !ARGV.empty?
-  opts[key[2..]] = ARGV.shift
-end
-usage unless %w[none plain login cram-md5].include?(opts['auth'])
-usage unless %w[none starttls].include?(opts['tls'])
+USAGE = 'usage: ruby-mail-gem.rb HOST PORT [--auth none|plain|login|cram-md5] [--user U] ' \
+        '[--password P] [--tls none|starttls] [--from A] [--to A] [--ca FILE]'
+host, port, opts = client_options(USAGE, %w[none plain login cram-md5])
 
 settings = {
   address: host, port: port, domain: 'client.example',

@@ -18,29 +18,13 @@
 # message>" or "failed: <the reply in the exception it raised>". Exit code 0 only when sent.
 require 'net/smtp'
 require 'openssl'
+require_relative 'options'
 
-def usage
-  warn 'usage: ruby-net-smtp.rb HOST PORT [--auth none|default|plain|login|cram-md5] ' \
-       '[--user U] [--password P] [--tls none|starttls] [--from A] [--to A] [--ca FILE]'
-  exit 2
-end
-
-usage if ARGV.length < 2
-host = ARGV.shift
-port = Integer(ARGV.shift, exception: false) || usage
-opts = {
-  'auth' => 'none', 'user' => 'alice', 'password' => 's3cret', 'tls' => 'none',
-  'from' => 'a@example.com', 'to' => 'b@example.com',
-  'ca' => File.expand_path('../../certs/ca.pem', __dir__)
-}
-until ARGV.empty?
-  key = ARGV.shift
-  usage unless key.start_with?('--') && opts.key?(key[2..]) && !ARGV.empty?
-  opts[key[2..]] = ARGV.shift
-end
+USAGE = 'usage: ruby-net-smtp.rb HOST PORT [--auth none|default|plain|login|cram-md5] ' \
+        '[--user U] [--password P] [--tls none|starttls] [--from A] [--to A] [--ca FILE]'
+host, port, opts = client_options(USAGE, %w[none default plain login cram-md5])
 authtype = { 'none' => nil, 'default' => nil, 'plain' => :plain, 'login' => :login,
-             'cram-md5' => :cram_md5 }.fetch(opts['auth']) { usage }
-usage unless %w[none starttls].include?(opts['tls'])
+             'cram-md5' => :cram_md5 }.fetch(opts['auth'])
 
 message = <<~MSG.gsub("\n", "\r\n")
   From: <#{opts['from']}>
