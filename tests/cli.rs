@@ -6,7 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{RawClient, WAIT, repo};
+use common::{RawClient, WAIT, repo, send_signal};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -198,13 +198,7 @@ async fn serve_exits_cleanly_on_sigterm_and_sigint() {
         // A connection is open while the signal arrives: it is told 421.
         let mut c = RawClient::connect(addr).await;
         assert_eq!(c.reply().await.code, 220);
-        let pid = child.id().expect("pid").to_string();
-        let kill = Command::new("kill")
-            .args([signal, &pid])
-            .status()
-            .await
-            .expect("kill runs");
-        assert!(kill.success());
+        send_signal(&child, signal).await;
         assert_eq!(c.reply().await.code, 421);
         let status = wait(&mut child).await;
         assert!(status.success(), "{signal}: {status:?}");
@@ -227,13 +221,7 @@ async fn serve_with_threads_plays_concurrent_connections() {
         assert_eq!(c.cmd("MAIL FROM:<a@b.test>").await.code, 250);
         assert_eq!(c.cmd("QUIT").await.code, 221);
     }
-    let pid = child.id().expect("pid").to_string();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
+    send_signal(&child, "-TERM").await;
     assert!(wait(&mut child).await.success());
     let bad = output(&["serve", "scenarios/bench/sink.scn", "--threads", "0"]).await;
     assert_eq!(bad.status.code(), Some(2), "--threads 0 is bad usage");

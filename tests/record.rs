@@ -18,7 +18,7 @@ mod lettre_sender;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use common::{RawClient, WAIT, repo};
+use common::{RawClient, WAIT, repo, send_signal};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::Mode;
 use smtp_harness::import::{Format, Item, parse_as};
@@ -495,13 +495,7 @@ async fn without_once_each_connection_replaces_the_last_and_sigterm_prints_it() 
             .unwrap_or_else(|| panic!("stderr ended: {seen:?}"));
         seen.push(line);
     }
-    let pid = child.id().expect("pid").to_string();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .expect("kill runs");
-    assert!(kill.success());
+    send_signal(&child, "-TERM").await;
     let mut printed = String::new();
     while let Some(line) = tokio::time::timeout(WAIT, stdout.next_line())
         .await

@@ -41,6 +41,17 @@ pub async fn smtp_harness(args: &[&str], limit: Duration) -> CliRun {
     }
 }
 
+/// Sends `signal` (`-TERM`, `-INT`) to a running child, as a user's `kill` would.
+pub async fn send_signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the child is running").to_string();
+    let kill = tokio::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .await
+        .expect("kill runs");
+    assert!(kill.success(), "kill {signal} {pid} failed");
+}
+
 /// A path relative to the repository root.
 pub fn repo(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
