@@ -8,7 +8,7 @@
 //! outbox that delivers them ([`outbox`]), the support bundle ([`bundle`]), and the inbound
 //! side: the SMTP server that receives replies into a maildir ([`inbound`]) and the reply
 //! processor that turns them into comments ([`replies`]), with a check of the DNS records
-//! inbound mail needs ([`dns_check`]).
+//! inbound mail needs ([`dns_check`]). The long-running parts stop one way ([`shutdown`]).
 //!
 //! ```no_run
 //! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -43,6 +43,7 @@ pub mod notify;
 pub mod outbox;
 pub mod replies;
 pub mod settings;
+pub mod shutdown;
 pub mod smtp;
 pub mod syntax;
 pub mod trust;

@@ -2,7 +2,6 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::{DeliverArgs, NotifyArgs, NotifyCommand, runtime};
@@ -13,6 +12,7 @@ use crate::fsutil::{self, unix_ms};
 use crate::notify::{self, Enqueued, Notification, NotifyError, Reason, Recipient, Thread};
 use crate::outbox::{Deliverer, EntryId, Outbox, PassReport, RetryError, RetryPolicy};
 use crate::settings::Settings;
+use crate::shutdown;
 
 /// `appliance notify issue-comment|pr-comment|commit-comment …`
 pub(super) fn notify(data_dir: &DataDir, command: NotifyCommand) -> anyhow::Result<u8> {
@@ -224,11 +224,9 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
         if args.once {
             return Ok(one_pass(data_dir, &deliverer).await);
         }
-        let stop = deliverer.stop_handle();
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let trigger = shutdown::on_signals()?;
+        let mut shutdown = trigger.subscribe();
+        deliverer.set_shutdown(trigger.subscribe());
         let mut suspended_until: Option<u64> = None;
         let mut said_disabled = false;
         loop {
@@ -245,14 +243,12 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
                         let far = Instant::now() + Duration::from_secs(86_400 * 365);
                         let time_up = tokio::time::sleep_until(deadline.unwrap_or(far).into());
                         tokio::pin!(time_up);
+                        // A signal stops the pass before its next entry (through the
+                        // deliverer's shutdown); so does the end of --max-time.
                         let report = loop {
                             tokio::select! {
                                 r = &mut pass => break r,
-                                _ = terminate.recv() => stop.store(true, Ordering::Relaxed),
-                                _ = interrupt.recv() => stop.store(true, Ordering::Relaxed),
-                                () = &mut time_up, if !stop.load(Ordering::Relaxed) => {
-                                    stop.store(true, Ordering::Relaxed);
-                                }
+                                () = &mut time_up, if !shutdown.is_shutdown() => trigger.trigger(),
                             }
                         };
                         match report {
@@ -268,7 +264,7 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
                     Err(_) => {} // printed; the settings may be fixed while we wait
                 }
             }
-            if stop.load(Ordering::Relaxed) {
+            if shutdown.is_shutdown() {
                 return Ok(exit::OK);
             }
             // Sleep until the next poll, or earlier when an entry falls due (after a pass that
@@ -291,8 +287,7 @@ pub(super) fn deliver(data_dir: &DataDir, args: &DeliverArgs) -> anyhow::Result<
             }
             tokio::select! {
                 () = tokio::time::sleep_until(wake.into()) => {}
-                _ = terminate.recv() => return Ok(exit::OK),
-                _ = interrupt.recv() => return Ok(exit::OK),
+                () = shutdown.recv() => return Ok(exit::OK),
             }
         }
     })

@@ -11,6 +11,7 @@ use crate::datadir::DataDir;
 use crate::exit;
 use crate::inbound::{self, InboundConfig, InboundError};
 use crate::settings::Settings;
+use crate::shutdown;
 
 /// How long open sessions may take to finish after SIGTERM or SIGINT.
 const GRACE: Duration = Duration::from_secs(10);
@@ -52,24 +53,13 @@ pub(super) fn serve(data_dir: &DataDir, listen: Option<SocketAddr>) -> anyhow::R
         let bound = inbound::bound(&listener)?;
         // Signals are caught before the readiness line, so a SIGTERM sent as soon as it is read
         // stops the server cleanly instead of killing it.
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut interrupt =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        let shutdown = shutdown::on_signals()?.subscribe();
         {
             let mut out = std::io::stdout().lock();
             writeln!(out, "listening on {bound}")?;
             out.flush()?;
         }
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = terminate.recv() => {}
-                _ = interrupt.recv() => {}
-            }
-            let _ = stop_tx.send(true);
-        });
-        inbound::serve(listener, config, stop_rx, GRACE)
+        inbound::serve(listener, config, shutdown, GRACE)
             .await
             .context("accepting connections failed")?;
         eprintln!("appliance inbound: stopped");

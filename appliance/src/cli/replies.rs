@@ -1,7 +1,5 @@
 //! `replies process` and `comments list`: the reply processor on the command line.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::datadir::DataDir;
@@ -9,6 +7,7 @@ use crate::exit;
 use crate::notify::load_or_create_key;
 use crate::replies::{CommentStore, Processor};
 use crate::settings::Settings;
+use crate::shutdown::{self, Shutdown};
 
 /// `appliance replies process [--once | --watch] [--poll-ms MS]`.
 pub(super) fn process(
@@ -63,56 +62,45 @@ pub(super) fn process(
             return Ok(exit::IOERR);
         }
     };
-    let stop = Arc::new(AtomicBool::new(false));
-    if watch {
-        stop_on_signals(Arc::clone(&stop))?;
-    }
     let mut print = |h: &crate::replies::Handled| println!("{}", h.line());
-    loop {
-        if let Err(e) = processor.run_once(&stop, &mut print) {
-            eprintln!("appliance replies: {e}");
-            // --once reports it; --watch tries again after the next poll (the message stays
-            // in new/), so that a full disk or a passing error does not stop the service.
-            if !watch {
-                return Ok(exit::IOERR);
-            }
-        }
-        if !watch || stop.load(Ordering::Relaxed) {
-            return Ok(exit::OK);
-        }
-        let until = std::time::Instant::now() + poll;
-        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(10).min(poll));
-        }
-        if stop.load(Ordering::Relaxed) {
-            return Ok(exit::OK);
-        }
-    }
-}
-
-/// Sets `stop` on SIGTERM or SIGINT. The handlers are installed before this returns; a thread
-/// with its own small runtime waits for them.
-fn stop_on_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let (mut term, mut int) = runtime.block_on(async {
-        Ok::<_, std::io::Error>((
-            signal(SignalKind::terminate())?,
-            signal(SignalKind::interrupt())?,
-        ))
-    })?;
-    std::thread::spawn(move || {
-        runtime.block_on(async {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+    if !watch {
+        return Ok(match processor.run_once(&Shutdown::never(), &mut print) {
+            Ok(_) => exit::OK,
+            Err(e) => {
+                eprintln!("appliance replies: {e}");
+                exit::IOERR
             }
         });
-        stop.store(true, Ordering::Relaxed);
-    });
-    Ok(())
+    }
+    // The processor is synchronous: it runs on this thread, while the runtime's worker thread
+    // listens for the signals (a pass stops between two messages).
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut shutdown = {
+        let _entered = runtime.enter();
+        shutdown::on_signals()?.subscribe()
+    };
+    loop {
+        if let Err(e) = processor.run_once(&shutdown, &mut print) {
+            // The message stays in new/ and is tried again after the next poll, so that a full
+            // disk or a passing error does not stop the service.
+            eprintln!("appliance replies: {e}");
+        }
+        if shutdown.is_shutdown() {
+            return Ok(exit::OK);
+        }
+        runtime.block_on(async {
+            tokio::select! {
+                () = tokio::time::sleep(poll) => {}
+                () = shutdown.recv() => {}
+            }
+        });
+        if shutdown.is_shutdown() {
+            return Ok(exit::OK);
+        }
+    }
 }
 
 /// `appliance comments list [--json]`.

@@ -5,12 +5,19 @@
 //! in `new/`), and logs to `DATA_DIR/logs/mail.log` in Postfix's shape.
 //!
 //! - [`command`]: the command parser;
-//! - [`session`]: one connection, RFC 5321's state machine;
+//! - [`decode`]: command lines and message content cut out of the bytes received;
+//! - [`session`]: RFC 5321's state machine, with no socket (lines in; replies, log lines and
+//!   the next step out);
+//! - [`connection`]: the I/O around a session (reads, writes, timeouts, STARTTLS, shutdown);
+//! - [`delivery`]: trace headers and the write into the maildir;
 //! - [`maildir`]: durable delivery with unique names;
 //! - [`mail_log`]: the log lines;
 //! - [`tls`]: the certificate and key.
 
 pub mod command;
+pub mod connection;
+pub mod decode;
+pub mod delivery;
 pub mod mail_log;
 pub mod maildir;
 pub mod session;
@@ -21,11 +28,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio_rustls::rustls::ServerConfig;
 
 use crate::datadir::DataDir;
 use crate::settings::Settings;
+use crate::shutdown::Shutdown;
 pub use mail_log::MailLog;
 pub use maildir::Maildir;
 
@@ -134,7 +141,7 @@ pub enum Domain {
     NoReply,
 }
 
-/// Accepts connections until `stop` turns true, one task per session; then tells sessions
+/// Accepts connections until `shutdown` comes, one task per session; then tells sessions
 /// waiting for a command `421`, and waits (at most `grace`) for the others to finish.
 ///
 /// # Errors
@@ -142,7 +149,7 @@ pub enum Domain {
 pub async fn serve(
     listener: TcpListener,
     config: Arc<InboundConfig>,
-    mut stop: watch::Receiver<bool>,
+    mut shutdown: Shutdown,
     grace: Duration,
 ) -> std::io::Result<()> {
     let mut sessions = tokio::task::JoinSet::new();
@@ -153,22 +160,17 @@ pub async fn serve(
                     let _ = stream.set_nodelay(true);
                     let config = Arc::clone(&config);
                     if sessions.len() >= MAX_SESSIONS {
-                        sessions.spawn(session::too_busy(stream, peer, config));
+                        sessions.spawn(connection::too_busy(stream, peer, config));
                         continue;
                     }
-                    let stop = stop.clone();
-                    sessions.spawn(session::run(stream, peer, config, stop));
+                    sessions.spawn(connection::run(stream, peer, config, shutdown.clone()));
                 }
                 Err(e) if is_transient(&e) => {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Err(e) => return Err(e),
             },
-            changed = stop.changed() => {
-                if changed.is_err() || *stop.borrow() {
-                    break;
-                }
-            }
+            () = shutdown.recv() => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }
     }

@@ -4,8 +4,6 @@
 use std::fs;
 use std::io;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::entry::{Acceptance, AttemptError, Entry, EntryId};
@@ -13,6 +11,7 @@ use super::{Outbox, Owner, Recovered, State, list_names};
 use crate::convlog::{ConversationLog, LogError};
 use crate::fsutil::{self, from_unix_ms, unix_ms};
 use crate::settings::EmailSettings;
+use crate::shutdown::Shutdown;
 use crate::smtp::{self, Cause, Envelope, Reply, SendError, Step};
 
 /// When to try again, and when to give up.
@@ -137,7 +136,7 @@ pub struct Deliverer {
     policy: RetryPolicy,
     log: ConversationLog,
     record_delay: Duration,
-    stop: Arc<AtomicBool>,
+    shutdown: Shutdown,
 }
 
 /// Failures that say the server cannot be reached at all (rather than refusing this message).
@@ -168,7 +167,7 @@ impl Deliverer {
             policy,
             log,
             record_delay: Duration::ZERO,
-            stop: Arc::new(AtomicBool::new(false)),
+            shutdown: Shutdown::never(),
         })
     }
 
@@ -180,10 +179,10 @@ impl Deliverer {
         self.record_delay = delay;
     }
 
-    /// A flag that, once set, makes a pass stop before its next entry (the one being sent is
-    /// finished and recorded first): for a graceful shutdown.
-    pub fn stop_handle(&self) -> Arc<AtomicBool> {
-        Arc::clone(&self.stop)
+    /// Stops passes when `shutdown` comes: a pass stops before its next entry (the one being
+    /// sent is finished and recorded first). Without it, a pass runs to its end.
+    pub fn set_shutdown(&mut self, shutdown: Shutdown) {
+        self.shutdown = shutdown;
     }
 
     /// The outbox.
@@ -211,7 +210,7 @@ impl Deliverer {
         let due = self.due(unix_ms(SystemTime::now()))?;
         let mut remaining = due.len();
         for id in due {
-            if self.stop.load(Ordering::Relaxed) {
+            if self.shutdown.is_shutdown() {
                 report.skipped = remaining;
                 break;
             }

@@ -10,7 +10,6 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::Rejection;
@@ -22,6 +21,7 @@ use crate::datadir::DataDir;
 use crate::fsutil;
 use crate::notify::token::token_of_address;
 use crate::notify::{ReplyDirectory, ReplyKey, verify_token};
+use crate::shutdown::Shutdown;
 
 /// What happened to one message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -145,19 +145,19 @@ impl Processor {
         Ok(files)
     }
 
-    /// Handles every file in `new/` (stopping early, between files, when `stop` is set).
+    /// Handles every file in `new/` (stopping early, between files, once `shutdown` has come).
     ///
     /// # Errors
     /// When `new/` cannot be read or a comment or move cannot be written; the file being
     /// handled stays in `new/` for the next run.
     pub fn run_once(
         &self,
-        stop: &AtomicBool,
+        shutdown: &Shutdown,
         on_handled: &mut dyn FnMut(&Handled),
     ) -> io::Result<usize> {
         let mut count = 0;
         for path in self.pending()? {
-            if stop.load(Ordering::Relaxed) {
+            if shutdown.is_shutdown() {
                 break;
             }
             if let Some(handled) = self.process(&path, SystemTime::now())? {
