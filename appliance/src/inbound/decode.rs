@@ -88,10 +88,7 @@ impl ContentDecoder {
     /// Takes content out of `input`: the content once its end has been read (what follows
     /// the end stays in `input`), `None` when more bytes are needed.
     pub fn feed(&mut self, input: &mut Vec<u8>) -> Option<Content> {
-        loop {
-            let Some(i) = input.iter().position(|&b| b == b'\n') else {
-                break;
-            };
+        while let Some(i) = input.iter().position(|&b| b == b'\n') {
             self.line.extend(input.drain(..=i));
             if self.prev_crlf && !self.continued && self.line == b".\r\n" {
                 let content = std::mem::take(&mut self.kept);

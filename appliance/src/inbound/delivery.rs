@@ -62,12 +62,15 @@ pub enum Outcome {
 /// recipients (nothing is written when every recipient is discarded).
 pub async fn deliver(config: &InboundConfig, delivery: Delivery) -> Outcome {
     let discard = config.discard_to_noreply;
-    let (dropped, kept): (Vec<&(String, Domain)>, Vec<&(String, Domain)>) = delivery
-        .recipients
-        .iter()
-        .partition(|(_, d)| discard && *d == Domain::NoReply);
-    let kept: Vec<String> = kept.into_iter().map(|(to, _)| to.clone()).collect();
-    let dropped: Vec<String> = dropped.into_iter().map(|(to, _)| to.clone()).collect();
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for (to, domain) in &delivery.recipients {
+        if discard && *domain == Domain::NoReply {
+            dropped.push(to.clone());
+        } else {
+            kept.push(to.clone());
+        }
+    }
     let message_id = message_id(&delivery.content);
     let size = delivery.content.len();
     if !kept.is_empty() {
