@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::entry::{Acceptance, AttemptError, Entry, EntryId};
-use super::{Outbox, Owner, Recovered, State, list_names};
+use super::owner::Owner;
+use super::{Outbox, Recovered, State, list_names};
 use crate::convlog::{ConversationLog, LogError};
 use crate::fsutil::{self, from_unix_ms, unix_ms};
 use crate::settings::EmailSettings;
