@@ -1,14 +1,19 @@
 //! Notification mail: a comment on an issue, a pull request or a commit, sent to one user
 //! through the outbox.
 //!
-//! Every notification is From and To the no-reply address (the reference's rule; the real
-//! recipient is only in the envelope's `RCPT TO`), with `Reply-To: reply+TOKEN@reply.HOSTNAME`
-//! where the signed TOKEN ([`token`]) names the user and the thread, a `Cc` on
+//! Every notification is From and To the no-reply address (the rule in
+//! `docs/email-subsystem.md`; the real recipient is only in the envelope's `RCPT TO`), with
+//! `Reply-To: reply+TOKEN@reply.HOSTNAME` where the signed TOKEN ([`token`]) names the user and the thread, a `Cc` on
 //! `noreply.HOSTNAME` that says why the user gets it (`Cc: Subscribed
 //! <subscribed@noreply.HOSTNAME>`, as GitHub does with `mention@noreply.github.com`: a
 //! reply-all reaches the appliance, which may discard it), a `Message-ID` per comment and
 //! `In-Reply-To`/`References` naming the thread's root so that mail clients thread them, and
 //! a text and an HTML part ([`message`]).
+//!
+//! What a notification is made of is checked first: the [`Thread`] (`thread`), the
+//! [`Recipient`] and the [`Reason`] (`recipient`), each refusing with [`InvalidInput`]
+//! (`input`) a value that could not go into a header as it is. The reply key and the reply
+//! directory live in [`store`].
 //!
 //! ```no_run
 //! # fn example() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,353 +37,25 @@
 //! # Ok(()) }
 //! ```
 
+mod input;
 pub mod message;
+mod recipient;
 pub mod store;
+mod thread;
 pub mod token;
 
-use std::fmt;
 use std::time::SystemTime;
 
+pub use input::InvalidInput;
 pub use message::Composer;
+pub use recipient::{Reason, Recipient};
 pub use store::{KeyError, ReplyDirectory, load_or_create_key};
+pub use thread::{Thread, ThreadKind};
 pub use token::{ReplyKey, TokenClaims, TokenError, issue_token, reply_address, verify_token};
 
 use crate::datadir::DataDir;
 use crate::outbox::{EntryId, Outbox};
 use crate::settings::{Settings, SettingsError};
-use crate::syntax;
-
-/// What a thread is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ThreadKind {
-    /// An issue.
-    Issue,
-    /// A pull request.
-    PullRequest,
-    /// A commit.
-    Commit,
-}
-
-impl ThreadKind {
-    /// The name used in thread paths and Message-IDs: `issue`, `pull`, `commit`.
-    pub fn name(self) -> &'static str {
-        match self {
-            ThreadKind::Issue => "issue",
-            ThreadKind::PullRequest => "pull",
-            ThreadKind::Commit => "commit",
-        }
-    }
-
-    /// For people: `issue`, `pull request`, `commit`.
-    pub fn description(self) -> &'static str {
-        match self {
-            ThreadKind::Issue => "issue",
-            ThreadKind::PullRequest => "pull request",
-            ThreadKind::Commit => "commit",
-        }
-    }
-}
-
-/// A thread of comments: an issue, a pull request or a commit in a repository. Built through
-/// the checked constructors, so every field can go into a header as it is.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Thread {
-    repo: String,
-    kind: ThreadKind,
-    /// The number (issues, pull requests) or the full lower-case SHA (commits).
-    key: String,
-}
-
-/// A value a notification cannot be made with.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct InvalidInput {
-    /// The input (`repo`, `number`, `commit`, `to`, `to_user` …).
-    pub field: &'static str,
-    /// What is wrong.
-    pub message: String,
-}
-
-fn invalid(field: &'static str, message: impl Into<String>) -> InvalidInput {
-    InvalidInput {
-        field,
-        message: message.into(),
-    }
-}
-
-fn check_owner(name: &str, field: &'static str) -> Result<(), InvalidInput> {
-    let ok = (1..=39).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            field,
-            format!("{name:?} is not a valid name (1-39 letters, digits and inner hyphens)"),
-        ))
-    }
-}
-
-fn check_repo(repo: &str) -> Result<(), InvalidInput> {
-    let Some((owner, name)) = repo.split_once('/') else {
-        return Err(invalid("repo", format!("{repo:?} is not OWNER/NAME")));
-    };
-    check_owner(owner, "repo")?;
-    let ok = (1..=100).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        && !name.contains("..")
-        && name != ".";
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "repo",
-            format!(
-                "{repo:?}: the repository name must be 1-100 letters, digits, '-', '_' and '.' (no '..')"
-            ),
-        ))
-    }
-}
-
-impl Thread {
-    /// Issue `number` of `repo` (`owner/name`).
-    ///
-    /// # Errors
-    /// [`InvalidInput`] for a bad repository name or number 0.
-    pub fn issue(repo: &str, number: u64) -> Result<Thread, InvalidInput> {
-        Thread::numbered(repo, ThreadKind::Issue, number)
-    }
-
-    /// Pull request `number` of `repo`.
-    ///
-    /// # Errors
-    /// [`InvalidInput`] for a bad repository name or number 0.
-    pub fn pull_request(repo: &str, number: u64) -> Result<Thread, InvalidInput> {
-        Thread::numbered(repo, ThreadKind::PullRequest, number)
-    }
-
-    /// Commit `sha` (7-40 hex digits) of `repo`.
-    ///
-    /// # Errors
-    /// [`InvalidInput`] for a bad repository name or SHA.
-    pub fn commit(repo: &str, sha: &str) -> Result<Thread, InvalidInput> {
-        check_repo(repo)?;
-        if !(7..=40).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(invalid(
-                "commit",
-                format!("{sha:?} is not a commit SHA (7-40 hex digits)"),
-            ));
-        }
-        Ok(Thread {
-            repo: repo.to_owned(),
-            kind: ThreadKind::Commit,
-            key: sha.to_ascii_lowercase(),
-        })
-    }
-
-    fn numbered(repo: &str, kind: ThreadKind, number: u64) -> Result<Thread, InvalidInput> {
-        check_repo(repo)?;
-        if number == 0 {
-            return Err(invalid("number", "must be 1 or more"));
-        }
-        Ok(Thread {
-            repo: repo.to_owned(),
-            kind,
-            key: number.to_string(),
-        })
-    }
-
-    /// Reads a thread path as [`Thread::path`] writes it: `owner/repo/issue/42`,
-    /// `owner/repo/pull/7`, `owner/repo/commit/SHA`.
-    ///
-    /// # Errors
-    /// [`InvalidInput`] naming `thread`, or what the constructors refuse.
-    pub fn parse_path(path: &str) -> Result<Thread, InvalidInput> {
-        let parts: Vec<&str> = path.split('/').collect();
-        let [owner, name, kind, key] = parts[..] else {
-            return Err(invalid(
-                "thread",
-                format!("{path:?} is not OWNER/REPO/KIND/ID"),
-            ));
-        };
-        let repo = format!("{owner}/{name}");
-        let number = || {
-            key.parse::<u64>()
-                .map_err(|_| invalid("thread", format!("{key:?} is not a number")))
-        };
-        match kind {
-            "issue" => Thread::issue(&repo, number()?),
-            "pull" => Thread::pull_request(&repo, number()?),
-            "commit" => Thread::commit(&repo, key),
-            _ => Err(invalid("thread", format!("unknown kind {kind:?}"))),
-        }
-    }
-
-    /// The repository, `owner/name`.
-    pub fn repo(&self) -> &str {
-        &self.repo
-    }
-
-    /// The kind of thread.
-    pub fn kind(&self) -> ThreadKind {
-        self.kind
-    }
-
-    /// The issue or pull request number.
-    pub fn number(&self) -> Option<u64> {
-        match self.kind {
-            ThreadKind::Commit => None,
-            _ => self.key.parse().ok(),
-        }
-    }
-
-    /// The commit's SHA.
-    pub fn sha(&self) -> Option<&str> {
-        (self.kind == ThreadKind::Commit).then_some(self.key.as_str())
-    }
-
-    /// `owner/repo/issue/42`: the thread's name in the reply directory and the local part of
-    /// its root Message-ID.
-    pub fn path(&self) -> String {
-        format!("{}/{}/{}", self.repo, self.kind.name(), self.key)
-    }
-
-    /// The path of its web page: `owner/repo/issues/42`, `owner/repo/pull/7`,
-    /// `owner/repo/commit/SHA`.
-    pub fn web_path(&self) -> String {
-        let segment = match self.kind {
-            ThreadKind::Issue => "issues",
-            ThreadKind::PullRequest => "pull",
-            ThreadKind::Commit => "commit",
-        };
-        format!("{}/{segment}/{}", self.repo, self.key)
-    }
-
-    /// How a subject refers to it: `#42`, or the short SHA `abc1234`.
-    pub fn short_ref(&self) -> String {
-        match self.kind {
-            ThreadKind::Commit => self.key.chars().take(7).collect(),
-            _ => format!("#{}", self.key),
-        }
-    }
-}
-
-impl fmt::Display for Thread {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.path())
-    }
-}
-
-/// Who gets a notification: a user name and the user's address.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Recipient {
-    login: String,
-    address: String,
-}
-
-impl Recipient {
-    /// The user `login` at `address`.
-    ///
-    /// # Errors
-    /// [`InvalidInput`] for a bad user name (1-39 letters, digits and inner hyphens) or an
-    /// address that is not a plain `local@domain`.
-    pub fn new(login: &str, address: &str) -> Result<Recipient, InvalidInput> {
-        check_owner(login, "to_user")?;
-        syntax::check_email_address(address)
-            .map_err(|e| invalid("to", format!("{address:?}: {e}")))?;
-        Ok(Recipient {
-            login: login.to_owned(),
-            address: address.to_owned(),
-        })
-    }
-
-    /// The user name.
-    pub fn login(&self) -> &str {
-        &self.login
-    }
-
-    /// The address.
-    pub fn address(&self) -> &str {
-        &self.address
-    }
-}
-
-/// Why the user gets the notification; it becomes the `Cc` on `noreply.HOSTNAME` and the
-/// `X-Appliance-Reason` header.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// The user watches the thread or the repository.
-    Subscribed,
-    /// The user was mentioned.
-    Mention,
-    /// The user opened the thread.
-    Author,
-    /// The user commented on the thread.
-    Comment,
-    /// The thread is assigned to the user.
-    Assign,
-    /// The user's review was requested.
-    ReviewRequested,
-}
-
-impl Reason {
-    /// Every value, as the CLI takes them.
-    pub const NAMES: &'static str =
-        "subscribed, mention, author, comment, assign, review-requested";
-
-    /// Reads a value as the CLI takes it.
-    pub fn from_name(name: &str) -> Option<Reason> {
-        Some(match name {
-            "subscribed" => Reason::Subscribed,
-            "mention" => Reason::Mention,
-            "author" => Reason::Author,
-            "comment" => Reason::Comment,
-            "assign" => Reason::Assign,
-            "review-requested" => Reason::ReviewRequested,
-            _ => return None,
-        })
-    }
-
-    /// The local part of the Cc address and the `X-Appliance-Reason` value.
-    pub fn local_part(self) -> &'static str {
-        match self {
-            Reason::Subscribed => "subscribed",
-            Reason::Mention => "mention",
-            Reason::Author => "author",
-            Reason::Comment => "comment",
-            Reason::Assign => "assign",
-            Reason::ReviewRequested => "review_requested",
-        }
-    }
-
-    /// The Cc's display name.
-    pub fn display_name(self) -> &'static str {
-        match self {
-            Reason::Subscribed => "Subscribed",
-            Reason::Mention => "Mention",
-            Reason::Author => "Author",
-            Reason::Comment => "Comment",
-            Reason::Assign => "Assign",
-            Reason::ReviewRequested => "Review requested",
-        }
-    }
-
-    /// The end of "You are receiving this because …".
-    pub fn explanation(self) -> &'static str {
-        match self {
-            Reason::Subscribed => "you are subscribed to this thread",
-            Reason::Mention => "you were mentioned",
-            Reason::Author => "you opened this thread",
-            Reason::Comment => "you commented on this thread",
-            Reason::Assign => "you were assigned",
-            Reason::ReviewRequested => "your review was requested",
-        }
-    }
-}
 
 /// A new comment to tell one user about.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -515,53 +192,4 @@ pub fn enqueue_dated(
         reply_to: composed.reply_to,
         to: notification.recipient.address().to_owned(),
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn threads() {
-        let t = Thread::issue("octo/widgets", 42).unwrap();
-        assert_eq!(t.path(), "octo/widgets/issue/42");
-        assert_eq!(t.web_path(), "octo/widgets/issues/42");
-        assert_eq!(t.short_ref(), "#42");
-        assert_eq!(Thread::parse_path(&t.path()), Ok(t));
-        let c = Thread::commit("octo/.github", "ABCDEF0123456789").unwrap();
-        assert_eq!(c.path(), "octo/.github/commit/abcdef0123456789");
-        assert_eq!(c.short_ref(), "abcdef0");
-        assert_eq!(c.sha(), Some("abcdef0123456789"));
-        assert_eq!(Thread::parse_path(&c.path()), Ok(c));
-        let p = Thread::pull_request("a/b", 7).unwrap();
-        assert_eq!(p.web_path(), "a/b/pull/7");
-        assert_eq!(p.number(), Some(7));
-        for bad in [
-            "", "a", "a/", "/b", "-a/b", "a/b/c", "a/..", "a/b c", "a/x..y", "a<b>/c",
-        ] {
-            assert!(Thread::issue(bad, 1).is_err(), "{bad:?}");
-        }
-        assert!(Thread::issue("a/b", 0).is_err());
-        assert!(Thread::commit("a/b", "abc").is_err());
-        assert!(Thread::commit("a/b", "zzzzzzz").is_err());
-        assert!(Thread::parse_path("a/b/wiki/1").is_err());
-    }
-
-    #[test]
-    fn recipients_and_reasons() {
-        assert!(Recipient::new("bob", "bob@example.com").is_ok());
-        assert_eq!(
-            Recipient::new("bob", "bob@example.com>\r\nRCPT TO:<x@y>")
-                .unwrap_err()
-                .field,
-            "to"
-        );
-        assert_eq!(
-            Recipient::new("b b", "bob@example.com").unwrap_err().field,
-            "to_user"
-        );
-        for name in Reason::NAMES.split(", ") {
-            assert!(Reason::from_name(name).is_some(), "{name}");
-        }
-    }
 }
