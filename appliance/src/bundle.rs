@@ -1,5 +1,6 @@
 //! The support bundle (`appliance support-bundle -o FILE.tar.gz`): the logs and the settings
-//! an administrator sends to support, in the reference layout, with every secret removed.
+//! an administrator sends to support, in the reference layout (`docs/email-subsystem.md`),
+//! with every secret removed.
 //!
 //! ```text
 //! MANIFEST                              what is in the bundle (and what is missing, and why)

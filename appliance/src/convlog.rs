@@ -1,5 +1,6 @@
 //! The conversation log: every SMTP conversation the appliance has, appended to
-//! `DATA_DIR/logs/unicorn.log` in the reference format (what a support bundle carries):
+//! `DATA_DIR/logs/unicorn.log` in the reference format (what a support bundle carries; the
+//! requirements are in `docs/email-subsystem.md`):
 //!
 //! ```text
 //! Connection opened: smtp.gmail.com:587

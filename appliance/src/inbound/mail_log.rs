@@ -1,5 +1,6 @@
 //! The inbound MTA's log, `DATA_DIR/logs/mail.log`, in the shape of Postfix's lines in
-//! `/var/log/mail.log` (the reference's example), with a syslog-like prefix:
+//! `/var/log/mail.log` (the reference's example, see `docs/email-subsystem.md`), with a
+//! syslog-like prefix:
 //!
 //! ```text
 //! Nov 26 04:35:45 appliance.example.com appliance/smtpd[4242]: connect from unknown[127.0.0.1]

@@ -1,6 +1,6 @@
-//! The reply processor ("metroplex" in the reference): replies to notifications, delivered by
-//! the inbound MTA into `DATA_DIR/mail/reply/new/`, become comments on their issue or pull
-//! request.
+//! The reply processor ("metroplex" in the reference, `docs/email-subsystem.md`): replies to
+//! notifications, delivered by the inbound MTA into `DATA_DIR/mail/reply/new/`, become comments
+//! on their issue or pull request.
 //!
 //! For each file: parse it with mail-parser ([`parse`]); refuse auto-replies and bounces; find
 //! the `reply+TOKEN@reply.HOSTNAME` address among the recipients (`To`, `Cc`, `Delivered-To`,
