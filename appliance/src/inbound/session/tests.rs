@@ -70,10 +70,7 @@ fn greeting_and_ehlo() {
 #[test]
 fn a_message_goes_to_delivery_and_its_outcome_is_answered() {
     let mut s = session(true);
-    assert_eq!(
-        reply(&mut s, "EHLO client.test"),
-        reply(&mut session(true), "EHLO x")
-    );
+    reply(&mut s, "EHLO client.test");
     assert_eq!(reply(&mut s, "MAIL FROM:<bob@example.com>"), "250 2.1.0 Ok");
     let rcpt = send(&mut s, "RCPT TO:<reply+t@REPLY.host.test>");
     assert_eq!(rcpt.replies(), ["250 2.1.5 Ok"]);
