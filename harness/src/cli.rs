@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use smtp_harness::ConversationRecord;
 use smtp_harness::certs::{self, CertSource};
 use smtp_harness::scenario::ScenarioFile;
-use smtp_harness::server::SessionRecord;
 use smtp_harness::{FakeSmtpServer, Render, Scenario};
 
 /// A scriptable fake SMTP server and conformance harness.
@@ -252,7 +252,7 @@ async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
 /// Writes a connection's verdict line to `verdicts` and, when asked, appends its transcript.
 fn report(
     verdicts: &mut impl Write,
-    record: &SessionRecord,
+    record: &ConversationRecord,
     file: Option<&Path>,
     format: Format,
     render: Render,

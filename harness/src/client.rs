@@ -20,7 +20,7 @@ use crate::certs::CertError;
 use crate::pattern::Pattern;
 use crate::scenario::{Role, Scenario, StepKind};
 use crate::transcript::{Closer, Event, Transcript};
-use crate::verify::Failure;
+use crate::verify::{ConversationRecord, Failure};
 use crate::wire::{Connection, ReplyLineDecoder, WireError};
 
 /// How the client connects.
@@ -90,22 +90,6 @@ impl ClientOptions {
     }
 }
 
-/// What a client run produced.
-#[derive(Clone, Debug)]
-pub struct ClientRecord {
-    /// The conversation, `->` what the server sent, `<-` what the client sent.
-    pub transcript: Transcript,
-    /// Script steps and expectations that were not met (empty: all went as written).
-    pub failures: Vec<Failure>,
-}
-
-impl ClientRecord {
-    /// `true` if every step and expectation was met.
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
 /// The client while it plays.
 struct Player<'a> {
     scenario: &'a Scenario,
@@ -124,12 +108,13 @@ struct Player<'a> {
 /// Why the script stopped early.
 struct Stop;
 
-/// Plays a `role client` scenario against `target`.
+/// Plays a `role client` scenario against `target`; the record's transcript has `->` for what
+/// the server sent and `<-` for what the client sent.
 pub async fn play(
     scenario: &Scenario,
     target: SocketAddr,
     options: &ClientOptions,
-) -> ClientRecord {
+) -> ConversationRecord {
     let mut transcript = Transcript::new(1);
     transcript.push(Event::Opened {
         peer: target.to_string(),
@@ -141,7 +126,7 @@ pub async fn play(
             expected: "a scenario with `role client`".into(),
             actual: "it plays the server side (use `smtp-harness serve` for it)".into(),
         });
-        return ClientRecord {
+        return ConversationRecord {
             transcript,
             failures,
         };
@@ -166,7 +151,7 @@ pub async fn play(
     player.finish().await
 }
 
-fn unreachable_target(mut transcript: Transcript, why: String) -> ClientRecord {
+fn unreachable_target(mut transcript: Transcript, why: String) -> ConversationRecord {
     transcript.push(Event::Closed {
         by: Closer::Client,
         reason: Some(why.clone()),
@@ -176,7 +161,7 @@ fn unreachable_target(mut transcript: Transcript, why: String) -> ClientRecord {
         expected: "a server to talk to".into(),
         actual: why,
     }];
-    ClientRecord {
+    ConversationRecord {
         transcript,
         failures,
     }
@@ -409,7 +394,7 @@ impl Player<'_> {
         }
     }
 
-    async fn finish(mut self) -> ClientRecord {
+    async fn finish(mut self) -> ConversationRecord {
         match self.closed_by {
             Some(Closer::Server) => self.transcript.push(Event::Closed {
                 by: Closer::Server,
@@ -424,7 +409,7 @@ impl Player<'_> {
             &self.transcript,
         ));
         failures.extend(effects::check(&self.scenario.expectations, self.options).await);
-        ClientRecord {
+        ConversationRecord {
             transcript: self.transcript,
             failures,
         }

@@ -236,7 +236,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
 
 /// The account of a failed job: the script against the first connection, what the sender said
 /// (its last lines), and every transcript.
-fn account(job: &Job, records: &[crate::server::SessionRecord], said: &str) -> String {
+fn account(job: &Job, records: &[crate::verify::ConversationRecord], said: &str) -> String {
     let mut out = String::new();
     if !job.scenario.script.is_empty() {
         out.push_str("script, step by step:\n");

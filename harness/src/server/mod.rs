@@ -22,24 +22,7 @@ use tokio_rustls::rustls::ServerConfig;
 use crate::certs::{CertError, CertSource};
 use crate::message::ReceivedMessage;
 use crate::scenario::Scenario;
-use crate::transcript::Transcript;
-use crate::verify::Failure;
-
-/// Everything recorded about one finished connection.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionRecord {
-    /// Both directions and the events, in order.
-    pub transcript: Transcript,
-    /// Expectations (and script steps) the client did not meet; empty when it behaved.
-    pub failures: Vec<Failure>,
-}
-
-impl SessionRecord {
-    /// `true` if the client met every expectation.
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
+use crate::verify::ConversationRecord;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -79,12 +62,12 @@ pub struct VerificationError {
     /// The scenario's name.
     pub scenario: String,
     /// The failing connections (an empty list: no connection has closed yet).
-    pub sessions: Vec<SessionRecord>,
+    pub sessions: Vec<ConversationRecord>,
     /// Connections still open when verifying (they are not judged until they close).
     pub still_open: usize,
 }
 
-fn report(scenario: &str, sessions: &[SessionRecord], still_open: usize) -> String {
+fn report(scenario: &str, sessions: &[ConversationRecord], still_open: usize) -> String {
     if sessions.is_empty() && still_open > 0 {
         return format!(
             "scenario {scenario:?}: expectations were set but no connection has closed yet ({still_open} still open: call wait_for_sessions before verifying)"
@@ -115,7 +98,7 @@ pub(crate) struct Shared {
     defaults: Arc<session::defaults::Defaults>,
     tls: Option<Arc<ServerConfig>>,
     next_session: AtomicU64,
-    records: Mutex<Vec<SessionRecord>>,
+    records: Mutex<Vec<ConversationRecord>>,
     messages: Mutex<Vec<ReceivedMessage>>,
     changed: Notify,
     /// Connections accepted and not yet closed.
@@ -123,7 +106,7 @@ pub(crate) struct Shared {
     keep_records: bool,
     /// The most events a connection's transcript keeps (`None`: all).
     transcript_limit: Option<usize>,
-    on_close: Option<mpsc::UnboundedSender<SessionRecord>>,
+    on_close: Option<mpsc::UnboundedSender<ConversationRecord>>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it.
@@ -139,7 +122,7 @@ impl Shared {
         self.changed.notify_waiters();
     }
 
-    fn finish(&self, record: SessionRecord) {
+    fn finish(&self, record: ConversationRecord) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         match (&self.on_close, self.keep_records) {
             (Some(tx), true) => {
@@ -164,7 +147,7 @@ pub struct Builder {
     certs: CertSource,
     keep_records: bool,
     transcript_limit: Option<usize>,
-    on_close: Option<mpsc::UnboundedSender<SessionRecord>>,
+    on_close: Option<mpsc::UnboundedSender<ConversationRecord>>,
     accept_limit: Option<u64>,
     verify_on_drop: bool,
 }
@@ -199,7 +182,7 @@ impl Builder {
     }
 
     /// Sends each connection's record to `tx` when it closes.
-    pub fn on_session_closed(mut self, tx: mpsc::UnboundedSender<SessionRecord>) -> Self {
+    pub fn on_session_closed(mut self, tx: mpsc::UnboundedSender<ConversationRecord>) -> Self {
         self.on_close = Some(tx);
         self
     }
@@ -380,7 +363,7 @@ impl FakeSmtpServer {
     }
 
     /// Records of the connections that have closed, in the order they closed.
-    pub fn sessions(&self) -> Vec<SessionRecord> {
+    pub fn sessions(&self) -> Vec<ConversationRecord> {
         lock(&self.shared.records).clone()
     }
 
@@ -407,7 +390,7 @@ impl FakeSmtpServer {
         &self,
         n: usize,
         timeout: Duration,
-    ) -> Result<Vec<SessionRecord>, WaitError> {
+    ) -> Result<Vec<ConversationRecord>, WaitError> {
         self.wait(n, timeout, "closed connections", || {
             lock(&self.shared.records).clone()
         })
@@ -416,7 +399,7 @@ impl FakeSmtpServer {
 
     /// Waits until no connection is open (every accepted one has closed), then returns the
     /// records of all closed connections. Gives up after `timeout` and returns what it has.
-    pub async fn wait_until_idle(&self, timeout: Duration) -> Vec<SessionRecord> {
+    pub async fn wait_until_idle(&self, timeout: Duration) -> Vec<ConversationRecord> {
         self.wait_until(timeout, || self.shared.open.load(Ordering::Acquire) == 0)
             .await;
         self.sessions()
@@ -467,7 +450,8 @@ impl FakeSmtpServer {
     pub fn verify(&self) -> Result<(), VerificationError> {
         let records = self.sessions();
         let scenario = &self.shared.scenario;
-        let failing: Vec<SessionRecord> = records.iter().filter(|r| !r.passed()).cloned().collect();
+        let failing: Vec<ConversationRecord> =
+            records.iter().filter(|r| !r.passed()).cloned().collect();
         if !failing.is_empty() || (records.is_empty() && !scenario.expectations.is_empty()) {
             return Err(VerificationError {
                 scenario: scenario.name.clone(),
