@@ -449,14 +449,18 @@ pub async fn record_one(upstream: SocketAddr) -> (SocketAddr, tokio::task::JoinH
         })
         .and_then(|o| o.upstream_name(&upstream.ip().to_string()))
         .expect("recording options")
-        .timeout(crate::common::WAIT);
-    let mut recorder = Recorder::bind("127.0.0.1:0", options)
+        .timeout(crate::common::WAIT)
+        .accept_limit(1);
+    let mut recorder = Recorder::start("127.0.0.1:0", options)
         .await
         .expect("the recorder listens");
-    let addr = recorder.local_addr();
+    let addr = recorder.addr();
     let task = tokio::spawn(async move {
-        let connection = recorder.accept().await.expect("the client connects");
-        connection.run().await
+        recorder
+            .next_recording()
+            .await
+            .expect("the client connects")
+            .expect("the client is accepted")
     });
     (addr, task)
 }
