@@ -3,7 +3,6 @@
 //!
 //! Secrets (AUTH initial responses and the lines answering `334` challenges) are stored but
 //! rendered as `[redacted]` unless [`Render::show_secrets`] is set.
-
 //!
 //! - `render.rs`: the log and JSON renderers, redaction, quoting.
 //! - `bounded.rs`: a transcript being recorded, kept whole or bounded.
