@@ -111,7 +111,7 @@ async fn lettre_fails_against(
     why: &str,
 ) -> (
     lettre::transport::smtp::Error,
-    smtp_harness::server::SessionRecord,
+    smtp_harness::ConversationRecord,
 ) {
     let server = common::server(scenario).await;
     let lettre = lettre_sender::transport(server.port(), mode, auth);

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use smtp_harness::reply::{Reply, is_reply_line};
 use smtp_harness::transcript::{Closer, Event};
-use smtp_harness::{FakeSmtpServer, Scenario, SessionRecord};
+use smtp_harness::{ConversationRecord, FakeSmtpServer, Scenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -210,7 +210,7 @@ async fn record_of(
     server: &FakeSmtpServer,
     peer: &str,
     known: usize,
-) -> Result<SessionRecord, TestCaseError> {
+) -> Result<ConversationRecord, TestCaseError> {
     let deadline = Instant::now() + RECORD_WAIT;
     loop {
         let records = server.sessions();
@@ -417,7 +417,7 @@ struct Session {
 }
 
 impl Session {
-    fn from_record(record: &SessionRecord) -> Result<Session, String> {
+    fn from_record(record: &ConversationRecord) -> Result<Session, String> {
         let events = &record.transcript.events;
         let closes = events
             .iter()

@@ -39,7 +39,7 @@ use real_clients::{
     Client, ClientRun, FOREIGN, assert_in_order, b64, front_door_like, only_session, record_one,
     recorded, same_queue_ids, transcript_server_lines,
 };
-use smtp_harness::{FakeSmtpServer, Render, SessionRecord};
+use smtp_harness::{ConversationRecord, FakeSmtpServer, Render};
 
 const USERNAME_PROMPT: &str = r#"-> "334 VXNlcm5hbWU6\r\n""#;
 const PASSWORD_PROMPT: &str = r#"-> "334 UGFzc3dvcmQ6\r\n""#;
@@ -107,7 +107,7 @@ when AUTH
 expect messages 1
 ";
 
-fn secrets(record: &SessionRecord) -> String {
+fn secrets(record: &ConversationRecord) -> String {
     record.transcript.to_log(Render {
         show_secrets: true,
         ..Render::default()
@@ -117,7 +117,11 @@ fn secrets(record: &SessionRecord) -> String {
 /// The client gave the user name as the initial response of AUTH LOGIN: the server must ask
 /// for the password only (one `334 UGFzc3dvcmQ6`, no `334 VXNlcm5hbWU6`), then answer
 /// `final_reply`. Checks that the initial response really was the user name.
-fn assert_login_with_initial_response(record: &SessionRecord, final_reply: &str, run: &ClientRun) {
+fn assert_login_with_initial_response(
+    record: &ConversationRecord,
+    final_reply: &str,
+    run: &ClientRun,
+) {
     let log = record.transcript.to_string();
     assert_in_order(
         &log,
@@ -146,7 +150,7 @@ fn assert_login_with_initial_response(record: &SessionRecord, final_reply: &str,
 /// The client sent `AUTH LOGIN` alone: the server asks for the user name, then the password,
 /// then answers `final_reply`.
 fn assert_login_without_initial_response(
-    record: &SessionRecord,
+    record: &ConversationRecord,
     final_reply: &str,
     run: &ClientRun,
 ) {
@@ -176,7 +180,7 @@ fn assert_login_without_initial_response(
 /// (no `334` at all), with `final_reply`. `ir` is the initial response, decoded:
 /// `"\0alice\0s3cret"` (no authorization identity), or `"alice\0alice\0s3cret"` (Perl).
 fn assert_plain_with_initial_response(
-    record: &SessionRecord,
+    record: &ConversationRecord,
     ir: &str,
     final_reply: &str,
     run: &ClientRun,
@@ -201,7 +205,7 @@ fn assert_plain_with_initial_response(
 }
 
 /// No message reached the server, and the client sent no MAIL.
-fn assert_nothing_sent(server: &FakeSmtpServer, record: &SessionRecord, run: &ClientRun) {
+fn assert_nothing_sent(server: &FakeSmtpServer, record: &ConversationRecord, run: &ClientRun) {
     assert!(
         server.messages().is_empty(),
         "{:#?}\n{run}",

@@ -10,8 +10,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{TempDir, WAIT, repo};
+use smtp_harness::ConversationRecord;
 use smtp_harness::Scenario;
-use smtp_harness::client::{ClientOptions, ClientRecord, play};
+use smtp_harness::client::{ClientOptions, play};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -71,14 +72,14 @@ impl Server {
         Server { child, addr, data }
     }
 
-    async fn play(&self, scenario: &str) -> ClientRecord {
+    async fn play(&self, scenario: &str) -> ConversationRecord {
         let scenario = Scenario::parse(scenario, "<inline>").expect("the scenario parses");
         let ca = std::fs::read_to_string(repo("certs/ca.pem")).unwrap();
         let options = ClientOptions::trusting(&ca, "localhost", WAIT).unwrap();
         play(&scenario, self.addr, &options).await
     }
 
-    async fn play_ok(&self, scenario: &str) -> ClientRecord {
+    async fn play_ok(&self, scenario: &str) -> ConversationRecord {
         let record = self.play(scenario).await;
         assert!(
             record.passed(),

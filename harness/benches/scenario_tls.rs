@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{Criterion, criterion_group, criterion_main};
-use smtp_harness::{Event, FakeSmtpServer, Scenario, SessionRecord};
+use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, Scenario};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -143,12 +143,12 @@ async fn plain_run(server: std::net::SocketAddr) {
 struct Counted {
     server: FakeSmtpServer,
     closed: Arc<AtomicUsize>,
-    broken: Arc<Mutex<Option<SessionRecord>>>,
+    broken: Arc<Mutex<Option<ConversationRecord>>>,
 }
 
 impl Counted {
     fn start(rt: &Runtime, scenario: Scenario) -> Self {
-        let (tx, mut rx) = mpsc::unbounded_channel::<SessionRecord>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<ConversationRecord>();
         let closed = Arc::new(AtomicUsize::new(0));
         let broken = Arc::new(Mutex::new(None));
         let (c, b) = (closed.clone(), broken.clone());

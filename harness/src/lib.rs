@@ -89,5 +89,6 @@ pub use certs::CertVariant;
 pub use message::ReceivedMessage;
 pub use reply::Reply;
 pub use scenario::{Scenario, ScenarioError};
-pub use server::{FakeSmtpServer, SessionRecord};
+pub use server::FakeSmtpServer;
 pub use transcript::{Event, Render, Transcript};
+pub use verify::ConversationRecord;

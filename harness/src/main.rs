@@ -1,4 +1,4 @@
-//! The `smtp-harness` command line: `serve`, `check` and `certs`. All the work is in [`cli`].
+//! The `smtp-harness` command line. All the work is in [`cli`], one file per subcommand.
 
 mod cli;
 

@@ -1,14 +1,13 @@
 //! Stable snapshot text: transcripts with nothing that changes from run to run (the peer's
 //! port is left out; no clock time is ever written into the log format), with their verdicts.
 
-use crate::client::ClientRecord;
-use crate::server::SessionRecord;
 use crate::transcript::{Render, Transcript};
+use crate::verify::ConversationRecord;
 use crate::verify::Failure;
 
 /// The text to snapshot for a set of connections: each transcript in the reference log format
 /// (secrets redacted), followed by the failures of its expectations, if any.
-pub fn sessions_text(records: &[SessionRecord]) -> String {
+pub fn sessions_text(records: &[ConversationRecord]) -> String {
     let mut out = String::new();
     for record in records {
         out.push_str(&format!("# connection {}\n", record.transcript.session));
@@ -18,7 +17,7 @@ pub fn sessions_text(records: &[SessionRecord]) -> String {
 }
 
 /// The text to snapshot for a client run (`role client`): its transcript and verdicts.
-pub fn client_text(record: &ClientRecord) -> String {
+pub fn client_text(record: &ConversationRecord) -> String {
     let mut out = String::from("# client\n");
     push_record(&mut out, &record.transcript, &record.failures);
     out

@@ -3,6 +3,23 @@
 use crate::scenario::{Atom, Expectation, ExpectationKind};
 use crate::transcript::{Closer, Event, Transcript};
 
+/// One conversation as it went, from either side (a fake server's connection, the client
+/// role's run): its transcript and what it broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConversationRecord {
+    /// Both directions and the events, in order.
+    pub transcript: Transcript,
+    /// Expectations (and script steps) that were not met; empty when all went as written.
+    pub failures: Vec<Failure>,
+}
+
+impl ConversationRecord {
+    /// `true` if every step and expectation was met.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
 /// One expectation (or the script) that a connection did not meet.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Failure {

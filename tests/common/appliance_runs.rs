@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use smtp_harness::Scenario;
-use smtp_harness::run::{Job, JobResult, RunContext, Tools, run_job};
+use smtp_harness::run::{self, Job, JobResult, Plan, Progress, RunContext, Tools};
 use smtp_harness::scenario::SenderKind;
 
 /// The appliance binary of this workspace build.
@@ -47,27 +47,29 @@ pub fn scenarios(folder: &str) -> Vec<(String, Scenario)> {
         .collect()
 }
 
-/// Runs every scenario with the appliance, all at once; results sorted by file name.
+/// Runs every scenario with the appliance, all at once (through `run::execute`, as
+/// `smtp-harness run` does); results sorted by file name.
 pub async fn run_all(scenarios: Vec<(String, Scenario)>) -> Vec<(String, JobResult)> {
-    let ctx = Arc::new(context());
-    let mut runs = tokio::task::JoinSet::new();
-    for (name, scenario) in scenarios {
-        let ctx = ctx.clone();
-        runs.spawn(async move {
-            let job = Job {
-                name: name.clone(),
-                scenario: Arc::new(scenario),
-                sender: SenderKind::Appliance,
-            };
-            (name, run_job(&job, &ctx).await)
-        });
-    }
-    let mut results = Vec::new();
-    while let Some(done) = runs.join_next().await {
-        results.push(done.expect("run did not panic"));
-    }
-    results.sort_by(|a, b| a.0.cmp(&b.0));
-    results
+    let jobs: Vec<Job> = scenarios
+        .into_iter()
+        .map(|(name, scenario)| Job {
+            name,
+            scenario: Arc::new(scenario),
+            sender: SenderKind::Appliance,
+        })
+        .collect();
+    let parallel = jobs.len();
+    let outcome = run::execute(Plan::of_jobs(jobs), context(), parallel, |event| {
+        if let Progress::Crashed(e) = event {
+            panic!("a run panicked: {e}");
+        }
+    })
+    .await;
+    outcome
+        .results
+        .into_iter()
+        .map(|result| (result.scenario.clone(), result))
+        .collect()
 }
 
 /// Checks that every `snapshots/PREFIX__*.snap` has its `scenarios/FOLDER/*.scn`.

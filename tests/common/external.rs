@@ -15,7 +15,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use smtp_harness::{FakeSmtpServer, ReceivedMessage, Scenario, SessionRecord};
+use smtp_harness::{ConversationRecord, FakeSmtpServer, ReceivedMessage, Scenario};
 
 /// How long a client process may run before it is killed and the test fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -56,7 +56,7 @@ pub async fn lenient_server(scenario: Scenario) -> FakeSmtpServer {
 }
 
 /// Waits for the one connection the client made and returns its record.
-pub async fn only_session(server: &FakeSmtpServer) -> SessionRecord {
+pub async fn only_session(server: &FakeSmtpServer) -> ConversationRecord {
     let mut records = server
         .wait_for_sessions(1, SERVER_WAIT)
         .await
@@ -199,7 +199,7 @@ pub fn b64(text: &str) -> String {
 /// handshake, AUTH LOGIN with its two answers redacted (but really sent), both 535 lines, no
 /// MAIL, and the scenario's expectations met. `context` is shown on failure.
 pub fn assert_reference_535_transcript(
-    record: &smtp_harness::SessionRecord,
+    record: &smtp_harness::ConversationRecord,
     user: &str,
     password: &str,
     context: &dyn fmt::Display,

@@ -17,7 +17,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use smtp_harness::record::{RecordOptions, Recorder, Recording, UpstreamTrust};
-use smtp_harness::{Event, FakeSmtpServer, Scenario, SessionRecord, Transcript};
+use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, Scenario, Transcript};
 
 /// How long a client may run before it is killed and the test fails. Every client's own
 /// network waits are 10 s; Exim also writes and reads its spool.
@@ -249,7 +249,7 @@ pub fn repo(path: &str) -> PathBuf {
 
 /// Waits for the one connection the client made and returns its record; `run` is shown on
 /// failure.
-pub async fn only_session(server: &FakeSmtpServer, run: &ClientRun) -> SessionRecord {
+pub async fn only_session(server: &FakeSmtpServer, run: &ClientRun) -> ConversationRecord {
     let mut records = server
         .wait_for_sessions(1, crate::common::WAIT)
         .await
@@ -449,14 +449,18 @@ pub async fn record_one(upstream: SocketAddr) -> (SocketAddr, tokio::task::JoinH
         })
         .and_then(|o| o.upstream_name(&upstream.ip().to_string()))
         .expect("recording options")
-        .timeout(crate::common::WAIT);
-    let mut recorder = Recorder::bind("127.0.0.1:0", options)
+        .timeout(crate::common::WAIT)
+        .accept_limit(1);
+    let mut recorder = Recorder::start("127.0.0.1:0", options)
         .await
         .expect("the recorder listens");
-    let addr = recorder.local_addr();
+    let addr = recorder.addr();
     let task = tokio::spawn(async move {
-        let connection = recorder.accept().await.expect("the client connects");
-        connection.run().await
+        recorder
+            .next_recording()
+            .await
+            .expect("the client connects")
+            .expect("the client is accepted")
     });
     (addr, task)
 }

@@ -1,9 +1,10 @@
 //! `smtp-harness record`: a recording proxy in front of a real SMTP server.
 //!
-//! A [`Recorder`] listens; every client that connects gets its own connection to the upstream
-//! server, and the two are relayed line by line while the conversation is recorded as a
-//! [`Transcript`] (server lines verbatim; AUTH payloads and answers to `334` are never kept,
-//! only `[redacted]`; message contents are relayed but not kept). STARTTLS is terminated on
+//! A [`Recorder`] listens and runs its own accept loop; every client that connects gets its
+//! own connection to the upstream server, and the two are relayed line by line while the
+//! conversation is recorded as a [`crate::Transcript`] (server lines verbatim; AUTH payloads
+//! and answers to `334` are never kept, only `[redacted]`; message contents are relayed but
+//! not kept). STARTTLS is terminated on
 //! both sides: when the upstream answers the client's `STARTTLS` with `220`, the proxy runs a
 //! TLS client handshake with the upstream, then passes the `220` on and accepts TLS from the
 //! client with the harness's own certificate. With implicit TLS both sides speak TLS from the
@@ -13,22 +14,28 @@
 //! A finished [`Recording`] becomes a `role server` scenario through the renderer `import`
 //! uses ([`Recording::scenario`]): server lines verbatim, client lines as globs, credentials
 //! `C: *`, `tls` steps and `implicit-tls`, under a header naming the upstream and the time.
+//!
+//! - `recorder.rs`: the [`Recorder`] handle and its accept loop.
+//! - `proxy.rs`: the relay of one connection.
+//! - `recording.rs`: a finished [`Recording`], its summary and its scenario.
+//! - `trust.rs`: whom the proxy trusts toward the upstream.
 
 mod proxy;
+mod recorder;
+mod recording;
 mod trust;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 
 use crate::certs::{CertError, CertSource, CertVariant};
-use crate::import::{Entry, Header, ImportError, Item};
-use crate::transcript::{Event, Transcript};
+use crate::import::ImportError;
 
+pub use recorder::Recorder;
+pub use recording::Recording;
 pub use trust::{UpstreamTrust, upstream_config};
 
 /// Why recording could not start or its result could not be used.
@@ -76,12 +83,14 @@ pub struct RecordOptions {
     pub implicit_tls: bool,
     /// Longest wait for anything: connecting, a handshake, a reply, the client's next line.
     pub timeout: Duration,
+    /// Stop accepting after this many clients (`None`: accept until shut down).
+    pub accept_limit: Option<u64>,
 }
 
 impl RecordOptions {
     /// Options for `upstream` (`HOST:PORT`): the upstream verified against the webpki roots
     /// under its host name, the harness's `valid` certificate toward clients, plain text (and
-    /// STARTTLS), 30 s timeouts.
+    /// STARTTLS), 30 s timeouts, no accept limit.
     ///
     /// # Errors
     /// [`RecordError::Upstream`] if `upstream` is not `HOST:PORT`; [`RecordError::Certs`] if
@@ -95,6 +104,7 @@ impl RecordOptions {
             client_tls: crate::tls::embedded_server_config(CertVariant::Valid)?,
             implicit_tls: false,
             timeout: Duration::from_secs(30),
+            accept_limit: None,
         })
     }
 
@@ -137,6 +147,12 @@ impl RecordOptions {
     /// Bounds every wait by `timeout`.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Stops accepting after `n` clients (`record --once`: 1).
+    pub fn accept_limit(mut self, n: u64) -> Self {
+        self.accept_limit = Some(n);
         self
     }
 }
@@ -187,215 +203,6 @@ pub fn parse_timeout(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// A listening recording proxy.
-#[derive(Debug)]
-pub struct Recorder {
-    listener: TcpListener,
-    options: Arc<RecordOptions>,
-    accepted: u64,
-}
-
-impl Recorder {
-    /// Listens on `addr` (`127.0.0.1:0` picks a free port).
-    ///
-    /// # Errors
-    /// [`RecordError::Listen`] when the address cannot be bound.
-    pub async fn bind(addr: &str, options: RecordOptions) -> Result<Self, RecordError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| RecordError::Listen {
-                addr: addr.to_owned(),
-                source,
-            })?;
-        Ok(Recorder {
-            listener,
-            options: Arc::new(options),
-            accepted: 0,
-        })
-    }
-
-    /// The address the proxy listens on.
-    ///
-    /// # Panics
-    /// Never in practice: a bound listener has an address.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    /// Waits for the next client; [`Connection::run`] proxies and records it.
-    ///
-    /// # Errors
-    /// The I/O error of `accept`.
-    pub async fn accept(&mut self) -> std::io::Result<Connection> {
-        let (tcp, peer) = self.listener.accept().await?;
-        self.accepted += 1;
-        Ok(Connection {
-            tcp,
-            peer,
-            number: self.accepted,
-            options: Arc::clone(&self.options),
-        })
-    }
-}
-
-/// An accepted client, not yet proxied.
-#[derive(Debug)]
-pub struct Connection {
-    tcp: TcpStream,
-    peer: SocketAddr,
-    number: u64,
-    options: Arc<RecordOptions>,
-}
-
-impl Connection {
-    /// Connects to the upstream and relays until either side closes (or a wait times out),
-    /// recording the conversation. Never panics on network errors: they end the recording.
-    pub async fn run(self) -> Recording {
-        let started = time::OffsetDateTime::now_utc();
-        let (transcript, notes) =
-            proxy::relay(self.tcp, self.peer, self.number, &self.options).await;
-        Recording {
-            upstream: self.options.upstream.clone(),
-            started,
-            transcript,
-            notes,
-        }
-    }
-}
-
-/// One proxied connection, as recorded.
-#[derive(Clone, Debug)]
-pub struct Recording {
-    /// The upstream, `HOST:PORT`.
-    pub upstream: String,
-    /// When the client connected (UTC).
-    pub started: time::OffsetDateTime,
-    /// The conversation: server lines as sent, client lines with secrets already replaced
-    /// by `[redacted]`, TLS events, message sizes, the close.
-    pub transcript: Transcript,
-    /// What the proxy did beyond relaying (a `421` it sent, a failed handshake), one line each.
-    pub notes: Vec<String>,
-}
-
-impl Recording {
-    /// The conversation in the model `import` renders: server lines, client lines (secrets
-    /// redacted), TLS started (also after a `220` to STARTTLS whose handshake then failed);
-    /// message contents are not part of it.
-    pub fn entries(&self) -> Vec<Entry> {
-        let mut entries = Vec::new();
-        for (i, event) in self.transcript.events.iter().enumerate() {
-            let item = match event {
-                Event::Server(line) => Item::Server(trim_eol(line)),
-                // Stored with the secret already replaced by `[redacted]`.
-                Event::Client { line, .. } => Item::Client(trim_eol(line)),
-                Event::TlsStarted { .. } => Item::TlsStarted,
-                _ => continue,
-            };
-            entries.push(Entry { line: i + 1, item });
-        }
-        // A handshake that failed after the upstream's 220 to STARTTLS (the proxy's trust, or
-        // the client's) is still the step the upstream offered: a scenario needs it there.
-        crate::import::infer_tls(entries)
-    }
-
-    /// The number of server lines recorded.
-    pub fn server_lines(&self) -> usize {
-        self.transcript
-            .events
-            .iter()
-            .filter(|e| matches!(e, Event::Server(_)))
-            .count()
-    }
-
-    /// The scenario replaying the server's side of this connection.
-    ///
-    /// # Errors
-    /// [`RecordError::Empty`] when the upstream sent nothing (there is nothing to replay).
-    pub fn scenario(&self) -> Result<String, RecordError> {
-        if self.server_lines() == 0 {
-            return Err(RecordError::Empty);
-        }
-        let t = self.started;
-        let when = format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        );
-        let mut comments = vec![
-            format!(
-                "Recorded by `smtp-harness record` from {} at {when} (connection {}).",
-                self.upstream, self.transcript.session
-            ),
-            "Server lines are as the server sent them; client lines are globs (arguments that"
-                .to_owned(),
-            "vary are `*`); credentials (AUTH payloads, answers to 334) are `*` and were never"
-                .to_owned(),
-            "written; message contents were relayed, not kept. TLS is replayed with the harness's"
-                .to_owned(),
-            "own `valid` certificate, not the server's.".to_owned(),
-            "Add a `sender` block and an `outcome` line to drive it with `smtp-harness run`."
-                .to_owned(),
-        ];
-        comments.extend(
-            self.notes
-                .iter()
-                .map(|n| format!("The proxy {}.", n.replace(['\r', '\n'], " "))),
-        );
-        let header = Header {
-            comments,
-            name: format!("Recorded from {}", self.upstream),
-            client_heading: "What the recorded client did.".to_owned(),
-        };
-        crate::import::render_scenario(&self.entries(), &self.upstream, &header)
-            .map_err(RecordError::Scenario)
-    }
-
-    /// One line for a log: the connection, what was recorded, how it ended.
-    pub fn summary(&self) -> String {
-        let clients = self
-            .transcript
-            .events
-            .iter()
-            .filter(|e| matches!(e, Event::Client { .. }))
-            .count();
-        let tls = if self
-            .transcript
-            .events
-            .iter()
-            .any(|e| matches!(e, Event::TlsStarted { .. }))
-        {
-            ", TLS"
-        } else {
-            ""
-        };
-        let closed = match self.transcript.events.iter().rev().find_map(|e| match e {
-            Event::Closed { by, reason } => Some((*by, reason.clone())),
-            _ => None,
-        }) {
-            Some((by, Some(reason))) => format!("closed by {by} ({reason})"),
-            Some((by, None)) => format!("closed by {by}"),
-            None => "open".to_owned(),
-        };
-        format!(
-            "connection {}: {} server line(s), {clients} client line(s){tls}; {closed}",
-            self.transcript.session,
-            self.server_lines()
-        )
-    }
-}
-
-fn trim_eol(line: &[u8]) -> String {
-    String::from_utf8_lossy(line)
-        .trim_end_matches(['\r', '\n'])
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -415,48 +222,5 @@ mod tests {
         assert_eq!(parse_timeout("500ms"), Ok(Duration::from_millis(500)));
         assert!(parse_timeout("0s").is_err());
         assert!(parse_timeout("soon").is_err());
-    }
-
-    #[test]
-    fn a_recording_renders_with_credentials_hidden() {
-        let mut t = Transcript::new(1);
-        let server = |s: &str| Event::Server(format!("{s}\r\n").into_bytes());
-        let client = |s: &str, secret_from| Event::Client {
-            line: format!("{s}\r\n").into_bytes(),
-            secret_from,
-        };
-        t.push(server("220 up.example ESMTP"));
-        t.push(client("EHLO me", None));
-        t.push(server("250-up.example"));
-        t.push(server("250 AUTH PLAIN LOGIN"));
-        t.push(client("AUTH PLAIN [redacted]", Some(11)));
-        t.push(server("535 5.7.8 Authentication credentials invalid"));
-        t.push(client("QUIT", None));
-        t.push(server("221 Bye"));
-        let recording = Recording {
-            upstream: "127.0.0.1:2525".into(),
-            started: time::OffsetDateTime::UNIX_EPOCH,
-            transcript: t,
-            notes: vec![],
-        };
-        let text = recording.scenario().expect("renders");
-        assert!(text.starts_with(
-            "# Recorded by `smtp-harness record` from 127.0.0.1:2525 at 1970-01-01 00:00:00 UTC"
-        ));
-        assert!(text.contains("C: AUTH PLAIN*\n"), "{text}");
-        assert!(!text.contains("redacted"), "{text}");
-        assert!(text.contains("S: 535 5.7.8 Authentication credentials invalid\n"));
-        crate::scenario::parse(&text, "<recorded>").expect("loads");
-    }
-
-    #[test]
-    fn nothing_recorded_is_an_error() {
-        let recording = Recording {
-            upstream: "127.0.0.1:1".into(),
-            started: time::OffsetDateTime::UNIX_EPOCH,
-            transcript: Transcript::new(1),
-            notes: vec![],
-        };
-        assert!(matches!(recording.scenario(), Err(RecordError::Empty)));
     }
 }

@@ -2,8 +2,8 @@
 //! it succeeded, and whether that is what the scenario expected.
 
 use crate::scenario::{OutcomeKind, Scenario, SmtpStep};
-use crate::server::SessionRecord;
 use crate::transcript::{Closer, Event, Transcript};
+use crate::verify::ConversationRecord;
 
 /// Where a conversation failed, as the server saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,7 +124,7 @@ pub struct Observed {
 
 impl Observed {
     /// Builds the observation from the sender's verdict and the server's records.
-    pub fn new(sender_succeeded: bool, records: &[SessionRecord], messages: usize) -> Self {
+    pub fn new(sender_succeeded: bool, records: &[ConversationRecord], messages: usize) -> Self {
         let failure = records.iter().find_map(|r| failure_point(&r.transcript));
         let auth_in_clear = records.iter().any(|r| auth_in_clear(&r.transcript));
         Observed {
@@ -176,7 +176,7 @@ impl Observed {
 pub fn problems(
     scenario: &Scenario,
     observed: &Observed,
-    records: &[SessionRecord],
+    records: &[ConversationRecord],
 ) -> Vec<String> {
     let mut out = Vec::new();
     if let Some(outcome) = &scenario.outcome

@@ -2,6 +2,10 @@
 //! driven by real senders, in parallel; each (scenario, sender) pair is judged from the sender's
 //! own verdict and the server's transcripts.
 //!
+//! - `load.rs`: the scenario files under the paths given, loaded and paired with senders
+//!   ([`load`] → [`Plan`]).
+//! - `execute.rs`: the plan's jobs in parallel, their results as they come ([`execute`] →
+//!   [`Outcome`]), the matrix and report files.
 //! - `senders.rs`: the drivers (appliance, lettre, curl, swaks, a scenario's own command).
 //! - `judge.rs`: where the conversation failed, and whether that is the expected outcome.
 //! - `report.rs`: pass/fail lines, the step-by-step account of a failure, matrix, JUnit.
@@ -9,7 +13,9 @@
 //! - `redact.rs`: credentials out of what senders print.
 
 pub mod compat;
+mod execute;
 pub mod judge;
+mod load;
 pub mod receiver;
 mod redact;
 pub mod report;
@@ -22,6 +28,10 @@ use crate::certs::{CertSource, CertVariant};
 use crate::scenario::{Scenario, SenderKind, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
+pub use execute::{
+    Outcome, Progress, ReportError, default_parallelism, execute, write_compatibility,
+};
+pub use load::{LoadError, LoadProblem, Plan, load, scenario_files};
 pub use receiver::ApplianceReceiver;
 pub use report::{CaseLabel, JobResult, Verdict};
 pub use senders::{SenderError, Tools};
@@ -236,7 +246,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
 
 /// The account of a failed job: the script against the first connection, what the sender said
 /// (its last lines), and every transcript.
-fn account(job: &Job, records: &[crate::server::SessionRecord], said: &str) -> String {
+fn account(job: &Job, records: &[crate::verify::ConversationRecord], said: &str) -> String {
     let mut out = String::new();
     if !job.scenario.script.is_empty() {
         out.push_str("script, step by step:\n");

@@ -45,10 +45,7 @@ pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
                 details.push('\n');
             }
             details.push_str(&notes);
-            let records = vec![crate::server::SessionRecord {
-                transcript: record.transcript,
-                failures: record.failures,
-            }];
+            let records = vec![record];
             (verdict, observed, problems, details, records)
         }
         Err(problem) => (
@@ -177,7 +174,7 @@ impl ApplianceReceiver {
 async fn drive(
     scenario: &Scenario,
     ctx: &RunContext,
-) -> Result<(crate::client::ClientRecord, String), String> {
+) -> Result<(crate::verify::ConversationRecord, String), String> {
     let spec = scenario.receiver.clone().unwrap_or_default();
     let receiver = ApplianceReceiver::start(&spec, ctx).await?;
     let options = receiver.client_options()?;

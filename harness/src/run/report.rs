@@ -42,7 +42,7 @@ pub struct JobResult {
     /// How long it took.
     pub elapsed: std::time::Duration,
     /// The server's record of every connection the sender made.
-    pub records: Vec<crate::server::SessionRecord>,
+    pub records: Vec<crate::verify::ConversationRecord>,
 }
 
 /// Which persona and case a scenario was made from (a row and a column of the

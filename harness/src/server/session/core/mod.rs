@@ -26,8 +26,8 @@ use super::state::{Envelope, Extensions, SessionState};
 use crate::message::ReceivedMessage;
 use crate::reply::Reply;
 use crate::scenario::{Action, Scenario, StepKind};
-use crate::server::SessionRecord;
 use crate::transcript::{Closer, Event, Recording};
+use crate::verify::ConversationRecord;
 use crate::verify::{Failure, Tracker};
 use crate::wire::sasl::{self, Credentials, Mechanism, SaslExchange, SaslStep};
 use crate::wire::{
@@ -385,7 +385,7 @@ impl SessionCore {
     }
 
     /// Ends the session and judges it against the scenario's expectations.
-    pub(crate) fn finish(mut self, end: End) -> SessionRecord {
+    pub(crate) fn finish(mut self, end: End) -> ConversationRecord {
         self.note(Event::Closed {
             by: end.by,
             reason: end.reason,
@@ -397,7 +397,7 @@ impl SessionCore {
             .into_iter()
             .chain(unfinished)
             .collect();
-        SessionRecord {
+        ConversationRecord {
             transcript: self.recording.finish(),
             failures,
         }

@@ -1,142 +1,10 @@
-//! Transcripts: both directions of one connection plus what happened around them (TLS, messages,
-//! the close), rendered in the reference log format or as JSON lines.
-//!
-//! Secrets (AUTH initial responses and the lines answering `334` challenges) are stored but
-//! rendered as `[redacted]` unless [`Render::show_secrets`] is set.
-
-use std::fmt;
+//! Rendering a transcript: the reference log format (`-> "220 …\r\n"`), JSON lines, with
+//! secrets (AUTH payloads, answers to `334`) redacted unless asked, and octets that are not
+//! UTF-8 written `\xNN`.
 
 use serde_json::json;
 
-/// Which side closed the connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Closer {
-    /// The client hung up (EOF or reset).
-    Client,
-    /// The server closed (after QUIT, a scripted `close`, a timeout or shutdown).
-    Server,
-}
-
-impl fmt::Display for Closer {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Closer::Client => "client",
-            Closer::Server => "server",
-        })
-    }
-}
-
-/// One thing that happened on a connection, in order.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Event {
-    /// The connection was accepted.
-    Opened {
-        /// The client's address.
-        peer: String,
-    },
-    /// The server sent one line (with its line ending).
-    Server(Vec<u8>),
-    /// The client sent one line (with its line ending). From `secret_from` on, the bytes are a
-    /// secret (an AUTH payload) and are redacted when rendered.
-    Client {
-        /// The line as received.
-        line: Vec<u8>,
-        /// Offset where the secret part starts, if any.
-        secret_from: Option<usize>,
-    },
-    /// A TLS session started.
-    TlsStarted {
-        /// Protocol version, e.g. `TLSv1.3`.
-        version: String,
-        /// Cipher suite, e.g. `TLS13_AES_256_GCM_SHA384`.
-        cipher: String,
-    },
-    /// The TLS handshake failed.
-    TlsFailed {
-        /// Why, as rustls says it.
-        error: String,
-    },
-    /// The handshake completed, then the client closed without sending anything inside TLS:
-    /// it refused what it saw (a TLS 1.3 client checks the certificate after the handshake
-    /// has finished on the server's side, as do clients that check host names themselves).
-    TlsAbandoned {
-        /// The TLS alert the client sent, if any (`BadCertificate`, `UnknownCA` …).
-        alert: Option<String>,
-    },
-    /// Bytes the client sent in clear text behind `STARTTLS` were thrown away, not executed.
-    ClearTextDiscarded {
-        /// How many.
-        bytes: usize,
-    },
-    /// The client sent bytes while the server was pausing (before the greeting: an early
-    /// talker, or a client that gave up waiting). They are kept and read afterwards.
-    ClientSpokeEarly {
-        /// How many bytes arrived during the pause.
-        bytes: usize,
-    },
-    /// The client sent a message's content (after 354), shown as its size.
-    DataSent {
-        /// Octets sent, dot-stuffing and the final `.` line included.
-        bytes: usize,
-    },
-    /// A message was accepted and captured.
-    MessageCaptured {
-        /// The reverse path.
-        mail_from: String,
-        /// The forward paths.
-        rcpt_to: Vec<String>,
-        /// Size of the content in octets (after dot-unstuffing).
-        size: usize,
-    },
-    /// The client left the scenario's script.
-    Diverged {
-        /// Line of the script step that was expected.
-        step_line: usize,
-        /// The pattern that was expected.
-        expected: String,
-    },
-    /// Events left out of a long connection's transcript kept bounded (the first and the
-    /// last events are kept).
-    Omitted {
-        /// How many.
-        events: u64,
-    },
-    /// The connection ended.
-    Closed {
-        /// Who closed it.
-        by: Closer,
-        /// Why, when it was not the ordinary end (`idle timeout`, `shutdown`, an I/O error).
-        reason: Option<String>,
-    },
-}
-
-impl Event {
-    /// The verb of a client command line, upper case (`None` for SASL answers and other events).
-    pub fn command_verb(&self) -> Option<String> {
-        match self {
-            Event::Client {
-                secret_from: Some(0),
-                ..
-            } => None,
-            Event::Client { line, .. } => String::from_utf8_lossy(line)
-                .split_ascii_whitespace()
-                .next()
-                .map(str::to_ascii_uppercase),
-            _ => None,
-        }
-    }
-
-    /// The code of a server line that ends a reply (`None` for `250-` lines and other events).
-    pub fn reply_code(&self) -> Option<u16> {
-        match self {
-            Event::Server(line) if line.get(3) != Some(&b'-') => {
-                std::str::from_utf8(line.get(..3)?).ok()?.parse().ok()
-            }
-            _ => None,
-        }
-    }
-}
+use super::{Event, Transcript};
 
 /// How to render a transcript.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -150,63 +18,7 @@ pub struct Render {
 /// The placeholder written instead of a secret.
 pub const REDACTED: &str = "[redacted]";
 
-/// Everything recorded on one connection.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Transcript {
-    /// Connection number on its server, counted from 1.
-    pub session: u64,
-    /// What happened, in order.
-    pub events: Vec<Event>,
-}
-
 impl Transcript {
-    /// An empty transcript for connection number `session`.
-    pub fn new(session: u64) -> Self {
-        Transcript {
-            session,
-            events: Vec::new(),
-        }
-    }
-
-    /// Records an event.
-    pub fn push(&mut self, event: Event) {
-        self.events.push(event);
-    }
-
-    /// The client lines as text (secrets redacted), without line endings; octets that are
-    /// not UTF-8 are written `\xNN`.
-    pub fn client_lines(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Client { line, secret_from } => {
-                    let bytes = client_bytes(line, *secret_from, Render::default());
-                    Some(trim_eol(&escape_invalid(&bytes)).to_owned())
-                }
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// The server lines as text, without line endings (octets that are not UTF-8 as `\xNN`).
-    pub fn server_lines(&self) -> Vec<String> {
-        self.events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Server(line) => Some(trim_eol(&escape_invalid(line)).to_owned()),
-                _ => None,
-            })
-            .collect()
-    }
-
-    /// Who closed the connection, once it is closed.
-    pub fn closed_by(&self) -> Option<Closer> {
-        self.events.iter().rev().find_map(|e| match e {
-            Event::Closed { by, .. } => Some(*by),
-            _ => None,
-        })
-    }
-
     /// The reference log format: `Connection opened:`, `-> "220 …\r\n"`, `<- "EHLO …\r\n"`,
     /// `TLS connection started`, one event per line; the harness adds the connection's number
     /// and the peer's address to the first, the TLS version and cipher to the last, the size
@@ -233,80 +45,13 @@ impl Transcript {
     }
 }
 
-/// A transcript being recorded: kept whole, or bounded to its first `limit / 2` and last
-/// `limit / 2` events (what lies between is counted, and shown as [`Event::Omitted`]), so that
-/// a connection carrying any number of messages takes bounded memory.
-#[derive(Clone, Debug)]
-pub struct Recording {
-    transcript: Transcript,
-    limit: Option<usize>,
-    tail: std::collections::VecDeque<Event>,
-    omitted: u64,
-}
-
-impl Recording {
-    /// Records connection number `session`, keeping at most `limit` events (`None`: all).
-    pub fn new(session: u64, limit: Option<usize>) -> Self {
-        Recording {
-            transcript: Transcript::new(session),
-            limit,
-            tail: std::collections::VecDeque::new(),
-            omitted: 0,
-        }
-    }
-
-    /// `false` when nothing is kept (a limit of 0): callers may skip making events.
-    pub fn keeps_events(&self) -> bool {
-        self.limit != Some(0)
-    }
-
-    /// Records an event (or counts it, once the head is full). The close is always kept.
-    pub fn push(&mut self, event: Event) {
-        let Some(limit) = self.limit else {
-            self.transcript.push(event);
-            return;
-        };
-        if let Event::Closed { .. } = event {
-            self.tail.push_back(event);
-            return;
-        }
-        let head = limit.div_ceil(2);
-        if self.transcript.events.len() < head {
-            self.transcript.push(event);
-            return;
-        }
-        self.tail.push_back(event);
-        if self.tail.len() > limit - head {
-            self.tail.pop_front();
-            self.omitted += 1;
-        }
-    }
-
-    /// The transcript: the head, what was left out, the tail.
-    pub fn finish(mut self) -> Transcript {
-        if self.omitted > 0 {
-            self.transcript.push(Event::Omitted {
-                events: self.omitted,
-            });
-        }
-        self.transcript.events.extend(self.tail);
-        self.transcript
-    }
-}
-
-impl fmt::Display for Transcript {
-    /// The reference log format with secrets redacted.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.to_log(Render::default()))
-    }
-}
-
-fn trim_eol(s: &str) -> &str {
+/// The text without its line ending.
+pub(super) fn trim_eol(s: &str) -> &str {
     s.trim_end_matches(['\r', '\n'])
 }
 
 /// The client line, with the secret part replaced unless secrets are shown.
-fn client_bytes(line: &[u8], secret_from: Option<usize>, render: Render) -> Vec<u8> {
+pub(super) fn client_bytes(line: &[u8], secret_from: Option<usize>, render: Render) -> Vec<u8> {
     match secret_from {
         Some(at) if !render.show_secrets => {
             let at = at.min(line.len());
@@ -478,6 +223,7 @@ fn json_event(event: &Event, render: Render) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transcript::Closer;
 
     fn sample() -> Transcript {
         let mut t = Transcript::new(1);
@@ -545,40 +291,6 @@ mod tests {
         let json = t.to_json_lines(Render::default());
         assert!(json.contains(r#"MAIL FROM:<\\xFF\\xFE@x>"#), "{json}");
         assert_eq!(t.client_lines()[0], r"MAIL FROM:<\xFF\xFE@x>");
-    }
-
-    #[test]
-    fn a_bounded_recording_keeps_the_first_and_last_events_and_counts_the_rest() {
-        let mut r = Recording::new(1, Some(4));
-        for i in 0..100u8 {
-            r.push(Event::Server(vec![i]));
-        }
-        let t = r.finish();
-        let kept: Vec<Event> = t.events;
-        assert_eq!(
-            kept,
-            [
-                Event::Server(vec![0]),
-                Event::Server(vec![1]),
-                Event::Omitted { events: 96 },
-                Event::Server(vec![98]),
-                Event::Server(vec![99]),
-            ]
-        );
-        let mut none = Recording::new(1, Some(0));
-        assert!(!none.keeps_events());
-        none.push(Event::Server(vec![1]));
-        let closed = Event::Closed {
-            by: Closer::Client,
-            reason: None,
-        };
-        none.push(closed.clone());
-        let t = none.finish();
-        assert_eq!(t.events, [Event::Omitted { events: 1 }, closed]);
-        assert_eq!(t.closed_by(), Some(Closer::Client));
-        let mut all = Recording::new(1, None);
-        (0..10u8).for_each(|i| all.push(Event::Server(vec![i])));
-        assert_eq!(all.finish().events.len(), 10);
     }
 
     #[test]

@@ -1,6 +1,5 @@
-//! The harness as a remote MTA: plays a `role client` scenario against any SMTP server (an
-//! inbound MTA, Postfix, the appliance's receiver) and records the conversation from the
-//! client's side, in the same [`Transcript`] form the fake server uses.
+//! The player: a `role client` scenario's steps against one connection, recorded as a
+//! transcript from the client's side.
 //!
 //! `C:` lines and `raw` bytes are sent (one byte at a time under `slow`), each `S:` glob must
 //! match the last line of the next reply, `message FILE` sends a message dot-stuffed with its
@@ -9,102 +8,16 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
-use tokio_rustls::rustls::ClientConfig;
-use tokio_rustls::rustls::pki_types::ServerName;
 
-use crate::certs::CertError;
+use super::{ClientOptions, effects};
 use crate::pattern::Pattern;
 use crate::scenario::{Role, Scenario, StepKind};
 use crate::transcript::{Closer, Event, Transcript};
-use crate::verify::Failure;
+use crate::verify::{ConversationRecord, Failure};
 use crate::wire::{Connection, ReplyLineDecoder, WireError};
-
-/// How the client connects.
-#[derive(Clone, Debug)]
-pub struct ClientOptions {
-    /// TLS configuration for `tls` steps (whom to trust).
-    pub tls: Arc<ClientConfig>,
-    /// The name to verify the server's certificate against.
-    pub tls_name: ServerName<'static>,
-    /// Longest wait for the connection, a reply or a write.
-    pub timeout: Duration,
-    /// Template variables: `{name}` in `C:` lines, `raw` bytes and message files becomes the value.
-    pub vars: Vec<(String, String)>,
-    /// The receiver's folder, where `expect files …` and `expect line …` look.
-    pub effects: Option<PathBuf>,
-    /// How long effects may take to appear after the conversation (a processor running beside).
-    pub effects_wait: Duration,
-}
-
-impl ClientOptions {
-    /// Trusts the PEM CA certificates in `ca_pem` and verifies the server as `tls_name`.
-    ///
-    /// # Errors
-    /// [`CertError`] when the CA cannot be read or the name is not a valid server name.
-    pub fn trusting(ca_pem: &str, tls_name: &str, timeout: Duration) -> Result<Self, CertError> {
-        let tls_name = ServerName::try_from(tls_name.to_owned()).map_err(|e| CertError::Pem {
-            what: "the TLS server name".into(),
-            detail: e.to_string(),
-        })?;
-        Ok(ClientOptions {
-            tls: crate::tls::client_config_trusting(ca_pem)?,
-            tls_name,
-            timeout,
-            vars: Vec::new(),
-            effects: None,
-            effects_wait: Duration::from_secs(2),
-        })
-    }
-
-    /// Adds a template variable: `{name}` becomes `value`.
-    pub fn var(mut self, name: &str, value: &str) -> Self {
-        self.vars.push((name.to_owned(), value.to_owned()));
-        self
-    }
-
-    /// Sets the receiver's folder for effect expectations.
-    pub fn effects_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.effects = Some(dir.into());
-        self
-    }
-
-    /// Replaces `{name}` by each variable's value.
-    fn fill(&self, bytes: &[u8]) -> Vec<u8> {
-        let mut out = bytes.to_vec();
-        for (name, value) in &self.vars {
-            out = replace_all(&out, format!("{{{name}}}").as_bytes(), value.as_bytes());
-        }
-        out
-    }
-
-    /// Trusts the harness's own test CA and verifies the server as `localhost`.
-    ///
-    /// # Errors
-    /// [`CertError`] if the built-in CA does not load (a broken build).
-    pub fn test_ca(timeout: Duration) -> Result<Self, CertError> {
-        Self::trusting(crate::certs::embedded_ca_pem(), "localhost", timeout)
-    }
-}
-
-/// What a client run produced.
-#[derive(Clone, Debug)]
-pub struct ClientRecord {
-    /// The conversation, `->` what the server sent, `<-` what the client sent.
-    pub transcript: Transcript,
-    /// Script steps and expectations that were not met (empty: all went as written).
-    pub failures: Vec<Failure>,
-}
-
-impl ClientRecord {
-    /// `true` if every step and expectation was met.
-    pub fn passed(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
 
 /// The client while it plays.
 struct Player<'a> {
@@ -124,12 +37,13 @@ struct Player<'a> {
 /// Why the script stopped early.
 struct Stop;
 
-/// Plays a `role client` scenario against `target`.
+/// Plays a `role client` scenario against `target`; the record's transcript has `->` for what
+/// the server sent and `<-` for what the client sent.
 pub async fn play(
     scenario: &Scenario,
     target: SocketAddr,
     options: &ClientOptions,
-) -> ClientRecord {
+) -> ConversationRecord {
     let mut transcript = Transcript::new(1);
     transcript.push(Event::Opened {
         peer: target.to_string(),
@@ -141,7 +55,7 @@ pub async fn play(
             expected: "a scenario with `role client`".into(),
             actual: "it plays the server side (use `smtp-harness serve` for it)".into(),
         });
-        return ClientRecord {
+        return ConversationRecord {
             transcript,
             failures,
         };
@@ -166,7 +80,7 @@ pub async fn play(
     player.finish().await
 }
 
-fn unreachable_target(mut transcript: Transcript, why: String) -> ClientRecord {
+fn unreachable_target(mut transcript: Transcript, why: String) -> ConversationRecord {
     transcript.push(Event::Closed {
         by: Closer::Client,
         reason: Some(why.clone()),
@@ -176,7 +90,7 @@ fn unreachable_target(mut transcript: Transcript, why: String) -> ClientRecord {
         expected: "a server to talk to".into(),
         actual: why,
     }];
-    ClientRecord {
+    ConversationRecord {
         transcript,
         failures,
     }
@@ -409,7 +323,7 @@ impl Player<'_> {
         }
     }
 
-    async fn finish(mut self) -> ClientRecord {
+    async fn finish(mut self) -> ConversationRecord {
         match self.closed_by {
             Some(Closer::Server) => self.transcript.push(Event::Closed {
                 by: Closer::Server,
@@ -424,133 +338,9 @@ impl Player<'_> {
             &self.transcript,
         ));
         failures.extend(effects::check(&self.scenario.expectations, self.options).await);
-        ClientRecord {
+        ConversationRecord {
             transcript: self.transcript,
             failures,
         }
     }
 }
-
-fn replace_all(haystack: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(haystack.len());
-    let mut i = 0;
-    while i < haystack.len() {
-        if !needle.is_empty() && haystack[i..].starts_with(needle) {
-            out.extend_from_slice(with);
-            i += needle.len();
-        } else {
-            out.push(haystack[i]);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// Effects on the receiver's side, read from its folder: files present, log lines written.
-mod effects {
-    use std::path::{Path, PathBuf};
-    use std::time::Duration;
-
-    use super::ClientOptions;
-    use crate::scenario::{Expectation, ExpectationKind};
-    use crate::verify::Failure;
-
-    /// Checks every effect expectation, waiting up to `effects_wait` for them all to hold.
-    pub(super) async fn check(
-        expectations: &[Expectation],
-        options: &ClientOptions,
-    ) -> Vec<Failure> {
-        let effects: Vec<&Expectation> = expectations
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. }
-                )
-            })
-            .collect();
-        if effects.is_empty() {
-            return Vec::new();
-        }
-        let Some(dir) = &options.effects else {
-            return effects
-                .iter()
-                .map(|e| Failure {
-                    line: e.line,
-                    expected: e.text.clone(),
-                    actual:
-                        "no receiver folder was given to look in (smtp-harness send --effects-dir)"
-                            .into(),
-                })
-                .collect();
-        };
-        let deadline = tokio::time::Instant::now() + options.effects_wait;
-        loop {
-            let failures: Vec<Failure> = effects.iter().filter_map(|e| judge(e, dir)).collect();
-            if failures.is_empty() || tokio::time::Instant::now() >= deadline {
-                return failures;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    fn judge(e: &Expectation, dir: &Path) -> Option<Failure> {
-        let actual = match &e.kind {
-            ExpectationKind::Files { glob, count } => {
-                let found = files(dir).into_iter().filter(|p| glob.matches(p)).count();
-                (found != *count as usize).then(|| format!("{found} file(s) match"))
-            }
-            // The file may be a glob too (`comments/*`): some line of some match.
-            ExpectationKind::LogLine { file, glob } => {
-                let pattern = crate::pattern::Pattern::new(file.as_str());
-                let candidates: Vec<String> = if pattern.is_literal() {
-                    vec![file.clone()]
-                } else {
-                    files(dir)
-                        .into_iter()
-                        .filter(|p| pattern.matches(p))
-                        .collect()
-                };
-                let texts: Vec<String> = candidates
-                    .iter()
-                    .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
-                    .collect();
-                if texts.is_empty() {
-                    Some(format!("{file} cannot be read"))
-                } else {
-                    (!texts.iter().any(|t| t.lines().any(|l| glob.matches(l))))
-                        .then(|| format!("no line of {file} matches"))
-                }
-            }
-            _ => None,
-        }?;
-        Some(Failure {
-            line: e.line,
-            expected: e.text.clone(),
-            actual,
-        })
-    }
-
-    /// Every file below `dir`, as a relative `/`-separated path.
-    fn files(dir: &Path) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            let Ok(entries) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(rel) = path.strip_prefix(dir) {
-                    out.push(rel.to_string_lossy().replace('\\', "/"));
-                }
-            }
-        }
-        out
-    }
-}
-
-/// Message content as it goes after 354 (see [`crate::wire::data::dot_stuff`]).
-pub use crate::wire::data::dot_stuff;
