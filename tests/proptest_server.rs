@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use smtp_harness::reply::{Reply, is_reply_line};
 use smtp_harness::transcript::{Closer, Event};
-use smtp_harness::{FakeSmtpServer, Scenario, SessionRecord};
+use smtp_harness::{FakeSmtpServer, ServerScenario, SessionRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -46,8 +46,8 @@ fn runtime() -> Runtime {
 }
 
 fn start(rt: &Runtime, scenario_text: &str) -> FakeSmtpServer {
-    let scenario = Scenario::parse(scenario_text, "<inline>").expect("test scenario parses");
-    assert_eq!(scenario.idle_timeout, IDLE);
+    let scenario = ServerScenario::parse(scenario_text, "<inline>").expect("test scenario parses");
+    assert_eq!(scenario.header.idle_timeout, IDLE);
     rt.block_on(
         FakeSmtpServer::builder(scenario)
             .verify_on_drop(false)
@@ -1186,9 +1186,9 @@ fn pipelined_commands_with_a_certificate_end_at_a_failed_handshake() {
 
 // ----- property 4: the scenario parser ------------------------------------------------------
 
-/// `Scenario::parse` returns, and an error names `<inline>:LINE:` with a line of the input.
+/// `ServerScenario::parse` returns, and an error names `<inline>:LINE:` with a line of the input.
 fn check_parse(text: &str) -> Result<(), TestCaseError> {
-    let Err(error) = Scenario::parse(text, "<inline>") else {
+    let Err(error) = ServerScenario::parse(text, "<inline>") else {
         return Ok(());
     };
     let shown = error.to_string();

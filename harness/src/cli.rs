@@ -10,9 +10,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use smtp_harness::certs::{self, CertSource};
-use smtp_harness::scenario::ScenarioFile;
+use smtp_harness::scenario::{AnyScenario, AnyScenarioFile, ClientScenario};
 use smtp_harness::server::SessionRecord;
-use smtp_harness::{FakeSmtpServer, Render, Scenario};
+use smtp_harness::{FakeSmtpServer, Render, ServerScenario};
 
 /// A scriptable fake SMTP server and conformance harness.
 #[derive(Parser, Debug)]
@@ -138,8 +138,8 @@ const SERVE_TRANSCRIPT_LIMIT: usize = 2000;
 
 fn run_serve(args: ServeArgs) -> Result<ExitCode> {
     let loaded = match &args.case {
-        Some(case) => Scenario::from_file_case(&args.scenario, case),
-        None => Scenario::from_file(&args.scenario),
+        Some(case) => ServerScenario::from_file_case(&args.scenario, case),
+        None => ServerScenario::from_file(&args.scenario),
     };
     let scenario = match loaded {
         Ok(s) => s,
@@ -170,7 +170,7 @@ fn run_serve(args: ServeArgs) -> Result<ExitCode> {
 /// connections that closed meanwhile).
 const VERDICT_FLUSH: std::time::Duration = std::time::Duration::from_millis(50);
 
-async fn serve(scenario: Scenario, args: ServeArgs) -> Result<ExitCode> {
+async fn serve(scenario: ServerScenario, args: ServeArgs) -> Result<ExitCode> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut builder = FakeSmtpServer::builder(scenario)
         .listen(args.listen.clone())
@@ -355,18 +355,27 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
     let mut broken = 0;
     for given in &files {
         let (file, only_case) = split_case(given);
-        match ScenarioFile::from_file(&file) {
-            Ok(loaded) if loaded.cases.is_empty() && only_case.is_none() => {
-                scenarios.push((file.display().to_string(), loaded.persona));
+        match AnyScenarioFile::from_file(&file) {
+            Ok(loaded) if loaded.case_names().is_empty() && only_case.is_none() => {
+                let scenario = match loaded {
+                    AnyScenarioFile::Server(f) => AnyScenario::Server(f.persona),
+                    AnyScenarioFile::Client(c) => AnyScenario::Client(c),
+                };
+                scenarios.push((file.display().to_string(), scenario));
             }
             Ok(loaded) => {
                 let names = loaded.case_names().join(", ");
                 merge_case_order(&mut case_order, &loaded.case_names());
                 let before = scenarios.len();
-                for case in loaded.cases {
-                    let name = case.case.clone().unwrap_or_default();
+                let cases = match loaded {
+                    AnyScenarioFile::Server(f) => f.cases,
+                    AnyScenarioFile::Client(_) => Vec::new(),
+                };
+                for case in cases {
+                    let name = case.header.case.clone().unwrap_or_default();
                     if only_case.as_ref().is_none_or(|only| *only == name) {
-                        scenarios.push((format!("{}#{name}", file.display()), case));
+                        let name = format!("{}#{name}", file.display());
+                        scenarios.push((name, AnyScenario::Server(case)));
                     }
                 }
                 if scenarios.len() == before {
@@ -560,7 +569,7 @@ struct SendArgs {
 
 fn run_send(args: SendArgs) -> Result<ExitCode> {
     use smtp_harness::client::{self, ClientOptions};
-    let scenario = match Scenario::from_file(&args.scenario) {
+    let scenario = match ClientScenario::from_file(&args.scenario) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -583,7 +592,7 @@ fn run_send(args: SendArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot read {}", path.display()))?,
         None => certs::embedded_ca_pem().to_owned(),
     };
-    let mut options = ClientOptions::trusting(&ca, &args.tls_name, scenario.idle_timeout)
+    let mut options = ClientOptions::trusting(&ca, &args.tls_name, scenario.header.idle_timeout)
         .context("cannot set up TLS")?;
     for var in &args.vars {
         let Some((name, value)) = var.split_once('=') else {
@@ -628,14 +637,14 @@ fn run_check(paths: &[PathBuf]) -> Result<ExitCode> {
     }
     let mut broken = 0;
     for file in &files {
-        match ScenarioFile::from_file(file) {
-            Ok(f) if f.cases.is_empty() => {
-                println!("ok      {}  ({})", file.display(), f.persona.name);
+        match AnyScenarioFile::from_file(file) {
+            Ok(f) if f.case_names().is_empty() => {
+                println!("ok      {}  ({})", file.display(), f.header().name);
             }
             Ok(f) => println!(
                 "ok      {}  ({}; cases: {})",
                 file.display(),
-                f.persona.name,
+                f.header().name,
                 f.case_names().join(", ")
             ),
             Err(e) => {

@@ -18,7 +18,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 
 use crate::certs::CertError;
 use crate::pattern::Pattern;
-use crate::scenario::{Role, Scenario, StepKind};
+use crate::scenario::{ClientScenario, ClientStepKind};
 use crate::transcript::{Closer, Event, Transcript};
 use crate::verify::Failure;
 use crate::wire::{Connection, ReplyLineDecoder, WireError};
@@ -108,7 +108,7 @@ impl ClientRecord {
 
 /// The client while it plays.
 struct Player<'a> {
-    scenario: &'a Scenario,
+    scenario: &'a ClientScenario,
     options: &'a ClientOptions,
     conn: Connection,
     replies: ReplyLineDecoder,
@@ -126,7 +126,7 @@ struct Stop;
 
 /// Plays a `role client` scenario against `target`.
 pub async fn play(
-    scenario: &Scenario,
+    scenario: &ClientScenario,
     target: SocketAddr,
     options: &ClientOptions,
 ) -> ClientRecord {
@@ -134,18 +134,6 @@ pub async fn play(
     transcript.push(Event::Opened {
         peer: target.to_string(),
     });
-    let mut failures = Vec::new();
-    if scenario.role != Role::Client {
-        failures.push(Failure {
-            line: 1,
-            expected: "a scenario with `role client`".into(),
-            actual: "it plays the server side (use `smtp-harness serve` for it)".into(),
-        });
-        return ClientRecord {
-            transcript,
-            failures,
-        };
-    }
     let conn = match tokio::time::timeout(options.timeout, TcpStream::connect(target)).await {
         Ok(Ok(tcp)) => Connection::new(tcp),
         Ok(Err(e)) => return unreachable_target(transcript, format!("cannot connect: {e}")),
@@ -157,7 +145,7 @@ pub async fn play(
         conn,
         replies: ReplyLineDecoder::default(),
         transcript,
-        failures,
+        failures: Vec::new(),
         pace: None,
         challenged: false,
         closed_by: None,
@@ -187,21 +175,19 @@ impl Player<'_> {
         let scenario = self.scenario;
         for step in &scenario.script {
             match &step.kind {
-                StepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
-                StepKind::Raw(bytes) => {
+                ClientStepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
+                ClientStepKind::Send(bytes) => {
                     let bytes = self.options.fill(bytes);
                     self.send_lines(&bytes).await?;
                 }
-                StepKind::Message(path) => self.send_message(step.line, path).await?,
-                StepKind::Tls => self.start_tls(step.line).await?,
-                StepKind::Pause(d) => tokio::time::sleep(*d).await,
-                StepKind::Slow(d) => self.pace = (!d.is_zero()).then_some(*d),
-                StepKind::Close => {
+                ClientStepKind::Message(path) => self.send_message(step.line, path).await?,
+                ClientStepKind::Tls => self.start_tls(step.line).await?,
+                ClientStepKind::Pause(d) => tokio::time::sleep(*d).await,
+                ClientStepKind::Slow(d) => self.pace = (!d.is_zero()).then_some(*d),
+                ClientStepKind::Close => {
                     self.close(Closer::Client, None).await;
                     return Err(Stop);
                 }
-                // A client scenario has no server replies to send (the parser makes `S:` globs).
-                StepKind::Send(_) => {}
             }
         }
         Ok(())
@@ -313,6 +299,7 @@ impl Player<'_> {
     fn message_path(&self, path: &str) -> PathBuf {
         let dir = self
             .scenario
+            .header
             .path
             .as_deref()
             .and_then(Path::parent)
@@ -423,7 +410,7 @@ impl Player<'_> {
             &self.scenario.expectations,
             &self.transcript,
         ));
-        failures.extend(effects::check(&self.scenario.expectations, self.options).await);
+        failures.extend(effects::check(&self.scenario.effects, self.options).await);
         ClientRecord {
             transcript: self.transcript,
             failures,
@@ -452,23 +439,11 @@ mod effects {
     use std::time::Duration;
 
     use super::ClientOptions;
-    use crate::scenario::{Expectation, ExpectationKind};
+    use crate::scenario::{Effect, EffectKind};
     use crate::verify::Failure;
 
-    /// Checks every effect expectation, waiting up to `effects_wait` for them all to hold.
-    pub(super) async fn check(
-        expectations: &[Expectation],
-        options: &ClientOptions,
-    ) -> Vec<Failure> {
-        let effects: Vec<&Expectation> = expectations
-            .iter()
-            .filter(|e| {
-                matches!(
-                    e.kind,
-                    ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. }
-                )
-            })
-            .collect();
+    /// Checks every effect, waiting up to `effects_wait` for them all to hold.
+    pub(super) async fn check(effects: &[Effect], options: &ClientOptions) -> Vec<Failure> {
         if effects.is_empty() {
             return Vec::new();
         }
@@ -494,14 +469,14 @@ mod effects {
         }
     }
 
-    fn judge(e: &Expectation, dir: &Path) -> Option<Failure> {
+    fn judge(e: &Effect, dir: &Path) -> Option<Failure> {
         let actual = match &e.kind {
-            ExpectationKind::Files { glob, count } => {
+            EffectKind::Files { glob, count } => {
                 let found = files(dir).into_iter().filter(|p| glob.matches(p)).count();
                 (found != *count as usize).then(|| format!("{found} file(s) match"))
             }
             // The file may be a glob too (`comments/*`): some line of some match.
-            ExpectationKind::LogLine { file, glob } => {
+            EffectKind::LogLine { file, glob } => {
                 let pattern = crate::pattern::Pattern::new(file.as_str());
                 let candidates: Vec<String> = if pattern.is_literal() {
                     vec![file.clone()]
@@ -522,7 +497,6 @@ mod effects {
                         .then(|| format!("no line of {file} matches"))
                 }
             }
-            _ => None,
         }?;
         Some(Failure {
             line: e.line,

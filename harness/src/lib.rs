@@ -88,6 +88,6 @@ pub mod wire;
 pub use certs::CertVariant;
 pub use message::ReceivedMessage;
 pub use reply::Reply;
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{AnyScenario, ClientScenario, ScenarioError, ServerScenario};
 pub use server::{FakeSmtpServer, SessionRecord};
 pub use transcript::{Event, Render, Transcript};

@@ -26,7 +26,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 
 use crate::certs::{CertError, CertSource, CertVariant};
-use crate::import::{Entry, Header, ImportError, Item};
+use crate::scenario::render::{Entry, Item, Preamble, RenderError, render_scenario};
 use crate::transcript::{Event, Transcript};
 
 pub use trust::{UpstreamTrust, upstream_config};
@@ -58,7 +58,7 @@ pub enum RecordError {
     Empty,
     /// The recorded conversation did not make a loadable scenario (a bug: please report it).
     #[error("the recorded conversation does not make a scenario: {0}")]
-    Scenario(ImportError),
+    Scenario(RenderError),
 }
 
 /// How the proxy connects to the upstream and to its clients.
@@ -347,13 +347,12 @@ impl Recording {
                 .iter()
                 .map(|n| format!("The proxy {}.", n.replace(['\r', '\n'], " "))),
         );
-        let header = Header {
+        let preamble = Preamble {
             comments,
             name: format!("Recorded from {}", self.upstream),
             client_heading: "What the recorded client did.".to_owned(),
         };
-        crate::import::render_scenario(&self.entries(), &self.upstream, &header)
-            .map_err(RecordError::Scenario)
+        render_scenario(&self.entries(), &self.upstream, &preamble).map_err(RecordError::Scenario)
     }
 
     /// One line for a log: the connection, what was recorded, how it ended.
@@ -446,7 +445,7 @@ mod tests {
         assert!(text.contains("C: AUTH PLAIN*\n"), "{text}");
         assert!(!text.contains("redacted"), "{text}");
         assert!(text.contains("S: 535 5.7.8 Authentication credentials invalid\n"));
-        crate::scenario::parse(&text, "<recorded>").expect("loads");
+        crate::scenario::ServerScenario::parse(&text, "<recorded>").expect("loads");
     }
 
     #[test]

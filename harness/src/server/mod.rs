@@ -1,4 +1,4 @@
-//! The fake SMTP server: binds a socket, plays a [`Scenario`] to every connection (one tokio
+//! The fake SMTP server: binds a socket, plays a [`ServerScenario`] to every connection (one tokio
 //! task each) and keeps what happened for assertions.
 //!
 //! - [`FakeSmtpServer`] is the handle tests hold: its address, the captured messages, the
@@ -21,7 +21,7 @@ use tokio_rustls::rustls::ServerConfig;
 
 use crate::certs::{CertError, CertSource};
 use crate::message::ReceivedMessage;
-use crate::scenario::Scenario;
+use crate::scenario::ServerScenario;
 use crate::transcript::Transcript;
 use crate::verify::Failure;
 
@@ -110,7 +110,7 @@ fn report(scenario: &str, sessions: &[SessionRecord], still_open: usize) -> Stri
 
 /// State shared by the accept loop, the sessions and the handle.
 pub(crate) struct Shared {
-    scenario: Arc<Scenario>,
+    scenario: Arc<ServerScenario>,
     /// The built-in replies of the scenario, made once.
     defaults: Arc<session::defaults::Defaults>,
     tls: Option<Arc<ServerConfig>>,
@@ -159,7 +159,7 @@ impl Shared {
 /// Configures a [`FakeSmtpServer`] before it starts.
 #[must_use = "call .start().await to run the server"]
 pub struct Builder {
-    scenario: Scenario,
+    scenario: ServerScenario,
     listen: String,
     certs: CertSource,
     keep_records: bool,
@@ -221,7 +221,7 @@ impl Builder {
     /// # Errors
     /// [`ServerError`] if the address cannot be bound or the certificate cannot be loaded.
     pub async fn start(self) -> Result<FakeSmtpServer, ServerError> {
-        let tls = match self.scenario.certificate {
+        let tls = match self.scenario.header.certificate {
             Some(variant) => Some(match &self.certs {
                 CertSource::Embedded => crate::tls::embedded_server_config(variant)?,
                 source => crate::tls::server_config(&source.bundle(variant)?)?,
@@ -308,10 +308,10 @@ async fn accept_loop(
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use smtp_harness::{FakeSmtpServer, Scenario};
+/// use smtp_harness::{FakeSmtpServer, ServerScenario};
 /// use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 ///
-/// let scenario: Scenario = "S: 220 mx.example.com ESMTP\nwhen RCPT #2\n    S: 452 4.5.3 Too many recipients\n".parse()?;
+/// let scenario: ServerScenario = "S: 220 mx.example.com ESMTP\nwhen RCPT #2\n    S: 452 4.5.3 Too many recipients\n".parse()?;
 /// let server = FakeSmtpServer::start(scenario).await?;
 ///
 /// // Any SMTP client will do; here, a few raw lines.
@@ -341,12 +341,12 @@ impl FakeSmtpServer {
     ///
     /// # Errors
     /// [`ServerError`] if the socket cannot be bound or the certificate cannot be loaded.
-    pub async fn start(scenario: Scenario) -> Result<Self, ServerError> {
+    pub async fn start(scenario: ServerScenario) -> Result<Self, ServerError> {
         Self::builder(scenario).start().await
     }
 
     /// A [`Builder`] to choose the address, certificates and record keeping.
-    pub fn builder(scenario: Scenario) -> Builder {
+    pub fn builder(scenario: ServerScenario) -> Builder {
         Builder {
             scenario,
             listen: "127.0.0.1:0".into(),
@@ -370,7 +370,7 @@ impl FakeSmtpServer {
     }
 
     /// The scenario being served.
-    pub fn scenario(&self) -> &Scenario {
+    pub fn scenario(&self) -> &ServerScenario {
         &self.shared.scenario
     }
 
@@ -470,7 +470,7 @@ impl FakeSmtpServer {
         let failing: Vec<SessionRecord> = records.iter().filter(|r| !r.passed()).cloned().collect();
         if !failing.is_empty() || (records.is_empty() && !scenario.expectations.is_empty()) {
             return Err(VerificationError {
-                scenario: scenario.name.clone(),
+                scenario: scenario.header.name.clone(),
                 sessions: failing,
                 still_open: self.shared.open.load(Ordering::Acquire),
             });
