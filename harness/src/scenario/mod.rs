@@ -1,4 +1,5 @@
-//! Scenario files: what the fake server plays, written by hand or made from a customer's log.
+//! Scenario files: what the fake server (or the harness as a remote MTA) plays, written by hand,
+//! made from a customer's log or recorded in front of a real server.
 //!
 //! A scenario has up to three parts, all optional:
 //!
@@ -42,7 +43,8 @@
 //! by itself (`default unrecognized`, `default sequence`, … see [`Situation`]). Settings come
 //! first: `name`, `hostname`, `certificate VARIANT` (see [`crate::certs::CertVariant`]),
 //! `implicit-tls`, `timeout 30s` (idle timeout), `size N` (the SIZE limit), `role` and
-//! `wording`; those both roles share make the [`Header`].
+//! `wording`. The [`Header`] holds the ones both roles have (name, host name, certificate,
+//! implicit TLS, timeout; a client scenario refuses a certificate and implicit TLS).
 //!
 //! An `S:` line is sent as written, without trailing white space; to send a line with it (Postfix's
 //! smtp-sink ends its EHLO list with `250 `), quote it: `S: "250 "` (with the escapes of `raw`).
@@ -57,14 +59,13 @@
 //!     S: 535 5.7.8 Username and Password not accepted.
 //! expect STARTTLS before AUTH
 //! ```
-
 //!
 //! The model is in one file per part: `header.rs` (the shared settings), `server.rs` and
 //! `client.rs` (the two scenarios), `script.rs` (steps and actions), `rules.rs`,
 //! `expectations.rs`, `defaults.rs` (situations and their replies), `error.rs`, `file.rs`
 //! (loading files and cases); `sender.rs` and `receiver.rs` (what `run` drives a scenario with);
 //! `parse/` (text to model, with line and column), `validate.rs` (refuse what cannot be played),
-//! `builder.rs` (the same model from Rust) and `render.rs` (a conversation to scenario text).
+//! `builder.rs` (the same model from Rust) and `render/` (a conversation to scenario text).
 
 mod builder;
 mod client;
