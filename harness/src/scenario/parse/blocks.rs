@@ -304,3 +304,100 @@ pub(super) fn sender_line(
         ..Default::default()
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::settings::Role;
+    use super::*;
+    use crate::reply::Reply;
+    use crate::scenario::{Action, ClientStepKind, StepKind};
+
+    /// Reads `text` line by line as `role` and closes what is left open.
+    fn read(role: Role, text: &str) -> Result<Draft, String> {
+        let mut parser = Parser::new("t.scn", role);
+        for (i, line) in text.lines().enumerate() {
+            parser.line(i + 1, line).map_err(|e| e.to_string())?;
+        }
+        parser.close_block().map_err(|e| e.to_string())?;
+        Ok(parser.draft)
+    }
+
+    fn server(text: &str) -> crate::scenario::ServerScenario {
+        match read(Role::Server, text) {
+            Ok(Draft::Server(s)) => s,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_run_of_s_lines_stays_open_across_blank_lines_and_comments() {
+        let s = server("S: 250-a\n\n# between\nS: 250 b\nC: EHLO*\nS: 250 c\n");
+        let kinds: Vec<&StepKind> = s.script.iter().map(|step| &step.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &StepKind::Send(Reply::multi(250, ["a", "b"])),
+                &StepKind::Expect(crate::pattern::Pattern::new("EHLO*")),
+                &StepKind::Send(Reply::new(250, "c")),
+            ]
+        );
+        assert_eq!((s.script[0].line, s.script[2].line), (1, 6));
+    }
+
+    #[test]
+    fn an_indented_line_goes_to_the_open_block() {
+        let s = server(
+            "when RCPT\n    S: 550 no\n    close\nsender lettre\n    auth login\n    user u\n    password p\ndefault queued\n    S: 250 ok\n",
+        );
+        assert_eq!(
+            s.rules[0].actions,
+            [Action::Reply(Reply::new(550, "no")), Action::Close]
+        );
+        let sender = s.sender.expect("sender");
+        assert_eq!((sender.user.as_str(), sender.password.as_str()), ("u", "p"));
+        assert_eq!(s.defaults[0].situation, Situation::Queued);
+        // A top-level line closes the block: the next indented line has no block to go to.
+        let error = read(
+            Role::Server,
+            "sender lettre\nexpect no DATA\n    auth login\n",
+        );
+        assert_eq!(
+            error.err().as_deref(),
+            Some(
+                r#"t.scn:3:1: expected a setting, step, `when`, `expect`, `sender` or `outcome` at the start of the line (only the bodies of `when` and `sender` are indented), found "auth login""#
+            )
+        );
+    }
+
+    #[test]
+    fn a_client_scenario_reads_its_own_steps_and_blocks() {
+        let Ok(Draft::Client(c)) = read(
+            Role::Client,
+            "receiver appliance\n    tls on\nS: 220*\nC: EHLO me\nraw \"x\\r\\n\"\nexpect files \"a/*\" 2\nexpect 250\n",
+        ) else {
+            panic!("a client draft");
+        };
+        assert!(c.receiver.expect("receiver").tls);
+        let kinds: Vec<&ClientStepKind> = c.script.iter().map(|s| &s.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                &ClientStepKind::Expect(crate::pattern::Pattern::new("220*")),
+                &ClientStepKind::Send(b"EHLO me\r\n".to_vec()),
+                &ClientStepKind::Send(b"x\r\n".to_vec()),
+            ]
+        );
+        assert_eq!((c.effects.len(), c.expectations.len()), (1, 1));
+    }
+
+    #[test]
+    fn an_unknown_keyword_lists_what_a_line_can_start_with() {
+        let error = read(Role::Server, "frobnicate now\n")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(
+            error,
+            format!(r#"t.scn:1:1: expected {EXPECTED_KEYWORD}, found "frobnicate""#)
+        );
+    }
+}

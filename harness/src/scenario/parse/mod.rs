@@ -206,3 +206,52 @@ pub(super) fn server_file(text: &str, origin: &str) -> Result<ScenarioFile, Scen
         AnyScenarioFile::Client(_) => unreachable!("the role was checked"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str = "name Acme\nS: 220 acme\nwhen AUTH\n    S: 535 persona\n\
+        case bad-password\nwhen AUTH\n    S: 535 case\noutcome failure at AUTH 535\n\
+        case success\noutcome success\n";
+
+    #[test]
+    fn a_file_gives_its_persona_and_each_case_on_top_of_it() {
+        let AnyScenarioFile::Server(file) = file(FILE, "t.scn", None).expect("parses") else {
+            panic!("a server file");
+        };
+        assert_eq!(file.persona.rules.len(), 1);
+        assert_eq!(file.persona.header.case, None);
+        let bad = &file.cases[0];
+        assert_eq!(bad.header.case.as_deref(), Some("bad-password"));
+        assert_eq!(bad.header.name, "Acme");
+        assert_eq!(
+            bad.rules.iter().map(|r| r.line).collect::<Vec<_>>(),
+            [6, 3],
+            "the case's rule is tried first"
+        );
+        assert_eq!(file.cases[1].rules.len(), 1);
+        // The persona alone does not read the cases.
+        let persona = server(FILE, "t.scn").expect("parses");
+        assert_eq!(persona, file.persona);
+    }
+
+    #[test]
+    fn the_role_decides_the_type() {
+        assert!(matches!(
+            persona("role client\nS: 220*\n", "t.scn", None),
+            Ok(AnyScenario::Client(_))
+        ));
+        assert!(matches!(
+            persona("S: 220 hi\n", "t.scn", None),
+            Ok(AnyScenario::Server(_))
+        ));
+        assert!(client("role client\nS: 220*\n", "t.scn").is_ok());
+        assert!(server("role client\nS: 220*\n", "t.scn").is_err());
+        assert!(server_file("role client\n", "t.scn").is_err());
+        assert!(matches!(
+            file("role client\nC: QUIT\n", "t.scn", None),
+            Ok(AnyScenarioFile::Client(c)) if c.script.len() == 1
+        ));
+    }
+}
