@@ -1,5 +1,5 @@
 //! The `smtp-harness` binary as a user drives it: `check`, `serve` (with --once, --transcript and
-//! signals) and `certs`.
+//! signals), `send` and `serve` refusing the other role's scenario, and `certs`.
 
 mod common;
 
@@ -104,6 +104,34 @@ async fn serve_refuses_a_broken_scenario_with_exit_2() {
     assert!(
         stderr.contains("bad.scn:1: `implicit-tls` needs a certificate"),
         "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn serve_refuses_a_client_scenario_and_send_a_server_one_naming_the_command_to_use() {
+    // `serve` plays servers: a `role client` file is refused at its role line, before listening.
+    let out = output(&["serve", "scenarios/client/deliver-pipelined.scn"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "error: scenarios/client/deliver-pipelined.scn:4: `role client`: this scenario plays a remote MTA, not a server: play it with `smtp-harness send`\n"
+    );
+    assert!(out.stdout.is_empty(), "it never listened");
+
+    // `send` plays clients: a server scenario is refused before connecting anywhere.
+    let out = output(&[
+        "send",
+        "scenarios/reference/auth-login-535.scn",
+        "--to",
+        "127.0.0.1:9",
+    ])
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr,
+        "error: scenarios/reference/auth-login-535.scn:1: this scenario plays the server (it has no `role client` line): serve it with `smtp-harness serve`, or add `role client` to its settings to play a remote MTA\n"
     );
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{WAIT, inline, repo, server, shipped};
+use common::{WAIT, inline, inline_client, repo, server, shipped, shipped_client};
 use smtp_harness::client::{ClientOptions, play};
 
 fn options() -> ClientOptions {
@@ -19,7 +19,7 @@ async fn a_pipelined_delivery_lands_byte_for_byte() {
 
     // Act
     let record = play(
-        &shipped("client/deliver-pipelined.scn"),
+        &shipped_client("client/deliver-pipelined.scn"),
         server.addr(),
         &options(),
     )
@@ -58,7 +58,7 @@ async fn a_pipelined_delivery_lands_byte_for_byte() {
 async fn starttls_upgrades_and_the_server_sees_the_message_inside_tls() {
     let server = server(shipped("outbound/starttls-plain.scn")).await;
     let record = play(
-        &shipped("client/deliver-starttls.scn"),
+        &shipped_client("client/deliver-starttls.scn"),
         server.addr(),
         &options(),
     )
@@ -77,7 +77,7 @@ async fn starttls_upgrades_and_the_server_sees_the_message_inside_tls() {
 async fn a_refusal_stops_the_script_and_names_the_step() {
     let server = server(inline("when RCPT\n    S: 550 5.1.1 no such user\n")).await;
     let record = play(
-        &shipped("client/deliver-pipelined.scn"),
+        &shipped_client("client/deliver-pipelined.scn"),
         server.addr(),
         &options(),
     )
@@ -94,8 +94,8 @@ async fn a_refusal_stops_the_script_and_names_the_step() {
 #[tokio::test]
 async fn faults_slow_writes_bare_lf_and_an_untrusted_certificate() {
     // Slow writes and a bare-LF message body still reach the server as sent.
-    let server = server(smtp_harness::Scenario::accept_all()).await;
-    let client = inline(
+    let server = server(smtp_harness::ServerScenario::accept_all()).await;
+    let client = inline_client(
         "role client\nS: 220*\nslow 1ms\nC: EHLO slow.test\nS: 250*\nslow 0ms\nC: MAIL FROM:<a@x.test>\nS: 250*\nC: RCPT TO:<b@y.test>\nS: 250*\nC: DATA\nS: 354*\nraw \"Subject: bare\\n\\nline one\\nline two\\r\\n.\\r\\n\"\nS: 250*\nC: QUIT\nS: 221*\n",
     );
     let record = play(&client, server.addr(), &options()).await;
@@ -110,7 +110,7 @@ async fn faults_slow_writes_bare_lf_and_an_untrusted_certificate() {
 
     // A server certificate the client does not trust ends the script at `tls`.
     let untrusted = common::server(inline("certificate self-signed\n")).await;
-    let client = inline(
+    let client = inline_client(
         "role client\nS: 220*\nC: EHLO me\nS: 250*\nC: STARTTLS\nS: 220*\ntls\nC: EHLO me\nS: 250*\n",
     );
     let record = play(&client, untrusted.addr(), &options()).await;
@@ -124,8 +124,8 @@ async fn faults_slow_writes_bare_lf_and_an_untrusted_certificate() {
 
 #[tokio::test]
 async fn auth_payloads_are_redacted_in_the_client_transcript() {
-    let server = server(smtp_harness::Scenario::accept_all()).await;
-    let client = inline(
+    let server = server(smtp_harness::ServerScenario::accept_all()).await;
+    let client = inline_client(
         "role client\nS: 220*\nC: EHLO me\nS: 250*\nC: AUTH PLAIN AGFsaWNlAHMzY3JldA==\nS: 235*\nC: AUTH LOGIN\nS: 503*\n",
     );
     let record = play(&client, server.addr(), &options()).await;
@@ -162,7 +162,12 @@ async fn postfix_smtp_sink_accepts_the_pipelined_delivery() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 
-    let record = play(&shipped("client/deliver-pipelined.scn"), addr, &options()).await;
+    let record = play(
+        &shipped_client("client/deliver-pipelined.scn"),
+        addr,
+        &options(),
+    )
+    .await;
 
     assert!(
         record.passed(),
@@ -219,8 +224,8 @@ async fn the_send_command_plays_a_client_scenario_and_exits_by_verdict() {
 
 #[tokio::test]
 async fn variables_fill_lines_and_message_files() {
-    let server = server(smtp_harness::Scenario::accept_all()).await;
-    let client = inline(
+    let server = server(smtp_harness::ServerScenario::accept_all()).await;
+    let client = inline_client(
         "role client\nS: 220*\nC: EHLO me\nS: 250*\nC: MAIL FROM:<{from}>\nS: 250*\nC: RCPT TO:<{rcpt}>\nS: 250*\nC: DATA\nS: 354*\nraw \"To: {rcpt}\\r\\n\\r\\nhi\\r\\n.\\r\\n\"\nS: 250*\n",
     );
     let options = options()
@@ -253,8 +258,8 @@ async fn effects_on_the_receivers_side_are_awaited_and_judged() {
             .expect("log");
         })
     };
-    let server = server(smtp_harness::Scenario::accept_all()).await;
-    let client = inline(
+    let server = server(smtp_harness::ServerScenario::accept_all()).await;
+    let client = inline_client(
         "role client\nS: 220*\nC: QUIT\nS: 221*\nexpect files \"mail/reply/new/*\" 1\nexpect line \"logs/mail.log\" \"*status=sent (delivered to maildir)\"\nexpect files \"incoming-mail/failure/*\" 0\n",
     );
 
@@ -272,7 +277,7 @@ async fn effects_on_the_receivers_side_are_awaited_and_judged() {
         "{:?}",
         missing.failures
     );
-    let wrong = inline(
+    let wrong = inline_client(
         "role client\nS: 220*\nC: QUIT\nS: 221*\nexpect files \"incoming-mail/success/*\" 1\n",
     );
     let mut quick = options().effects_dir(&dir);

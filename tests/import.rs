@@ -21,7 +21,7 @@ use lettre::transport::smtp::authentication::Mechanism;
 use smtp_harness::import::{Format, ImportError, Imported, import_bytes, import_file};
 use smtp_harness::run::{Job, JobResult, Verdict, run_job};
 use smtp_harness::scenario::SenderKind;
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{AnyScenario, FakeSmtpServer, ServerScenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
 
@@ -65,11 +65,11 @@ fn assert_no_credentials(scenario: &str) {
 }
 
 /// The imported text with the appliance's `sender` block and the outcome the customer saw.
-fn with_appliance_sender(scenario: &str) -> Scenario {
+fn with_appliance_sender(scenario: &str) -> ServerScenario {
     let text = format!(
         "{scenario}\nsender appliance\n    encryption starttls\n    auth login\n    user thisismy@address.com\n    password itreallywas\noutcome failure at AUTH 535\n"
     );
-    Scenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"))
+    ServerScenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 /// The server answered the client's AUTH LOGIN (and no MAIL before it) with the two-line 535.
@@ -95,7 +95,7 @@ fn reference_log_imports_with_every_server_line_as_published_and_no_credential()
         "{text}"
     );
     assert!(text.contains("\ncertificate valid\n"), "{text}");
-    Scenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    ServerScenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     // Assert: the S: lines byte for byte; the two cut EHLO lines repaired (with a comment), and
     // AUTH LOGIN added to the list after TLS (the client used it unoffered).
@@ -166,7 +166,7 @@ async fn swaks_output_replayed_to_lettre_fails_at_auth_with_the_two_line_535() {
 /// customer's client did.
 async fn replayed_to_lettre_fails_at_auth_with_the_two_line_535(fixture: &str) {
     // Arrange
-    let scenario = Scenario::parse(&import(fixture).scenario, "<imported>").expect("loads");
+    let scenario = ServerScenario::parse(&import(fixture).scenario, "<imported>").expect("loads");
     let server = FakeSmtpServer::start(scenario)
         .await
         .expect("server starts");
@@ -223,10 +223,10 @@ async fn swaks_output_replayed_to_the_appliance_fails_at_auth_with_the_two_line_
 
 /// Drives `sender` through the imported `fixture` as `smtp-harness run` does; the run must
 /// pass, ending (as the customer's client did) with `failure at AUTH 535`.
-async fn run_to_the_535(fixture: &str, scenario: Scenario, sender: SenderKind) -> JobResult {
+async fn run_to_the_535(fixture: &str, scenario: ServerScenario, sender: SenderKind) -> JobResult {
     let job = Job {
         name: format!("{fixture} (imported)"),
-        scenario: Arc::new(scenario),
+        scenario: Arc::new(AnyScenario::Server(scenario)),
         sender,
     };
     let result = run_job(&job, &appliance_runs::context()).await;
@@ -350,7 +350,7 @@ fn swaks_output_imports_with_tls_and_the_535_and_no_credential() {
 async fn swaks_output_replayed_to_swaks_fails_at_auth_with_the_535() {
     // Arrange
     let scenario =
-        Scenario::parse(&import("swaks-auth-535.txt").scenario, "<imported>").expect("loads");
+        ServerScenario::parse(&import("swaks-auth-535.txt").scenario, "<imported>").expect("loads");
     let server = external::server(scenario).await;
     let args: Vec<String> = [
         "--server",
@@ -411,7 +411,7 @@ fn every_other_format_imports_into_a_scenario_that_loads_with_the_535_and_no_cre
         let text = &imported.scenario;
         assert_eq!(imported.format, format, "{name}");
         let scenario =
-            Scenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+            ServerScenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
         assert!(scenario.uses_tls(), "{name}: TLS was started\n{text}");
         assert!(
             text.contains(&format!("S: {}\nS: {}\n", REPLY_535[0], REPLY_535[1])),
@@ -551,7 +551,8 @@ fn cli_import_of_unreadable_input_exits_2_naming_the_line_and_writes_nothing() {
 #[tokio::test]
 async fn curl_output_replayed_to_curl_fails_at_auth_with_the_535() {
     // Arrange
-    let scenario = Scenario::parse(&import("curl-v.txt").scenario, "<imported>").expect("loads");
+    let scenario =
+        ServerScenario::parse(&import("curl-v.txt").scenario, "<imported>").expect("loads");
     let server = external::server(scenario).await;
     let file = external::TempFile::new(
         "import-curl",
@@ -612,7 +613,8 @@ async fn smtplib_output_replayed_to_python_smtplib_fails_at_auth_with_the_535() 
         import("smtplib.txt").scenario,
         script.display()
     );
-    let scenario = Scenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let scenario =
+        ServerScenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
 
     // Act and assert
     let result = run_to_the_535("smtplib.txt", scenario, SenderKind::Command).await;
@@ -628,7 +630,7 @@ async fn smtplib_output_replayed_to_python_smtplib_fails_at_auth_with_the_535() 
 async fn msmtp_output_replayed_to_msmtp_fails_at_auth_with_the_535() {
     // Arrange
     let scenario =
-        Scenario::parse(&import("msmtp-debug.txt").scenario, "<imported>").expect("loads");
+        ServerScenario::parse(&import("msmtp-debug.txt").scenario, "<imported>").expect("loads");
     let server = external::server(scenario).await;
     let port = format!("--port={}", server.port());
     let trust = format!("--tls-trust-file={}", external::CA_PEM);
@@ -771,7 +773,7 @@ async fn the_real_output_of_swaks_curl_and_msmtp_imports_back_into_the_servers_l
             !text.contains("cHc="),
             "{name}: the password's base64\n{text}"
         );
-        Scenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+        ServerScenario::parse(text, name).unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
     }
 }
 
@@ -815,7 +817,7 @@ fn a_server_line_ending_in_whitespace_is_kept_byte_for_byte() {
         ]
     );
     assert!(!imported.scenario.contains("AGFsaWNlAHMzY3JldA=="));
-    let scenario: smtp_harness::Scenario = imported.scenario.parse().expect("loads");
+    let scenario: smtp_harness::ServerScenario = imported.scenario.parse().expect("loads");
     let sent: Vec<&str> = scenario
         .script
         .iter()
@@ -865,7 +867,8 @@ fn a_log_with_several_connections_imports_the_last_and_says_so() {
 async fn reference_log_replayed_to_smtplib_login_with_an_initial_response_fails_with_the_535() {
     // Python's SMTP.login() sends `AUTH LOGIN <user>` (an initial response): the imported
     // `C: AUTH LOGIN*` still matches, so the replay still ends in the 535.
-    let scenario = Scenario::parse(&import("unicorn.log").scenario, "<imported>").expect("loads");
+    let scenario =
+        ServerScenario::parse(&import("unicorn.log").scenario, "<imported>").expect("loads");
     let server = external::server(scenario).await;
     let script = "import smtplib, ssl, sys\n\
         c = smtplib.SMTP('127.0.0.1', int(sys.argv[1]), local_hostname='client.test', timeout=10)\n\
@@ -925,8 +928,9 @@ async fn swaks_output_of_implicit_tls_imports_as_an_implicit_tls_scenario() {
         !text.contains("czNjcmV0") && !text.contains("s3cret"),
         "{text}"
     );
-    let scenario = Scenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
-    assert!(scenario.implicit_tls);
+    let scenario =
+        ServerScenario::parse(text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert!(scenario.header.implicit_tls);
 }
 
 #[test]
@@ -1036,5 +1040,5 @@ fn a_transcript_the_harness_wrote_imports_back_into_the_servers_lines() {
         "{}",
         imported.scenario
     );
-    let _: Scenario = imported.scenario.parse().expect("the scenario loads");
+    let _: ServerScenario = imported.scenario.parse().expect("the scenario loads");
 }

@@ -24,7 +24,7 @@ use std::path::PathBuf;
 use common::{RawClient, WAIT};
 use lettre::transport::smtp::authentication::Mechanism;
 use smtp_harness::import::{Format, Imported, detect, import_bytes, import_file};
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 
 const BIN: &str = env!("CARGO_BIN_EXE_smtp-harness");
 
@@ -79,11 +79,11 @@ fn c_lines(scenario: &str) -> Vec<&str> {
 }
 
 /// Writes the scenario into a fresh temporary folder and loads it from there.
-fn load_from_file(text: &str) -> Scenario {
+fn load_from_file(text: &str) -> ServerScenario {
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("imported.scn");
     std::fs::write(&file, text).expect("write the scenario");
-    Scenario::from_file(&file).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    ServerScenario::from_file(&file).unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 fn assert_absent(scenario: &str, secrets: &[&str]) {
@@ -95,7 +95,7 @@ fn assert_absent(scenario: &str, secrets: &[&str]) {
     }
 }
 
-async fn greeted(scenario: Scenario) -> (FakeSmtpServer, RawClient) {
+async fn greeted(scenario: ServerScenario) -> (FakeSmtpServer, RawClient) {
     let server = common::server(scenario).await;
     let client = RawClient::connect(server.addr()).await;
     (server, client)
@@ -104,7 +104,7 @@ async fn greeted(scenario: Scenario) -> (FakeSmtpServer, RawClient) {
 /// Serves `scenario` and sends one message through lettre (`mode`, `auth`, to `to`), which must
 /// fail; returns lettre's error and the server's record of the connection.
 async fn lettre_fails_against(
-    scenario: Scenario,
+    scenario: ServerScenario,
     mode: lettre_sender::Mode,
     auth: Option<(&str, &str, Mechanism)>,
     to: &[&str],

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use front_door::{FrontDoor, HOSTNAME};
 use smtp_harness::client::{ClientOptions, play};
-use smtp_harness::{FakeSmtpServer, Render, Scenario};
+use smtp_harness::{ClientScenario, FakeSmtpServer, Render, ServerScenario};
 
 /// Every wait in these tests is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
@@ -69,7 +69,7 @@ S: 221*
 "#;
 
 async fn deliver(door: &FrontDoor, reply_to: &str) {
-    let scenario = Scenario::parse(REPLY, "<reply>").expect("the reply scenario parses");
+    let scenario = ClientScenario::parse(REPLY, "<reply>").expect("the reply scenario parses");
     let options = ClientOptions::test_ca(WAIT)
         .expect("the test CA")
         .var("reply_to", reply_to);
@@ -93,7 +93,7 @@ async fn postfix_delivers_replies_into_the_maildir_and_refuses_to_relay() {
 
     // Act: a reply, then a relay attempt.
     deliver(&door, "reply+x@reply.appliance.test").await;
-    let relay = Scenario::parse(
+    let relay = ClientScenario::parse(
         "name relay through Postfix\nrole client\n\nS: 220*\nC: EHLO mx.example.com\nS: 250*\n\
          C: MAIL FROM:<bob@example.com>\nS: 250*\nC: RCPT TO:<someone@elsewhere.test>\n\
          S: 554 5.7.1 <someone@elsewhere.test>: Relay access denied\nC: QUIT\nS: 221*\n",
@@ -178,7 +178,7 @@ async fn the_reply_processor_turns_a_reply_through_postfix_into_a_comment() {
     // Arrange: Postfix as the front door; the appliance's settings with a fake server for its
     // notifications; a notification to bob, whose Reply-To bob answers.
     let door = FrontDoor::start().await;
-    let outbound = FakeSmtpServer::builder(Scenario::accept_all())
+    let outbound = FakeSmtpServer::builder(ServerScenario::accept_all())
         .verify_on_drop(false)
         .start()
         .await

@@ -11,17 +11,17 @@ mod front_door;
 
 use common::RawClient;
 use front_door::{FrontDoor, HOSTNAME};
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 
 /// This Postfix instance's greeting and EHLO lists (its configuration, as it sends them).
-fn postfix_configuration() -> Scenario {
+fn postfix_configuration() -> ServerScenario {
     let text = format!(
         "hostname {HOSTNAME}\ncertificate valid\nS: 220 {HOSTNAME} ESMTP Postfix\n\
 when EHLO plain\n    S: 250-{HOSTNAME}\n    S: 250-PIPELINING\n    S: 250-SIZE 10240000\n    S: 250-VRFY\n    S: 250-ETRN\n    S: 250-STARTTLS\n    S: 250-ENHANCEDSTATUSCODES\n    S: 250-8BITMIME\n    S: 250-DSN\n    S: 250-SMTPUTF8\n    S: 250 CHUNKING\n\
 when EHLO tls\n    S: 250-{HOSTNAME}\n    S: 250-PIPELINING\n    S: 250-SIZE 10240000\n    S: 250-VRFY\n    S: 250-ETRN\n    S: 250-ENHANCEDSTATUSCODES\n    S: 250-8BITMIME\n    S: 250-DSN\n    S: 250-SMTPUTF8\n    S: 250 CHUNKING\n\
 when HELO\n    S: 250 {HOSTNAME}\n"
     );
-    Scenario::parse(&text, "<postfix configuration>").expect("the scenario parses")
+    ServerScenario::parse(&text, "<postfix configuration>").expect("the scenario parses")
 }
 
 /// Real Postfix, and the fake server configured as it is.

@@ -14,8 +14,9 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use smtp_harness::reply::{Reply, is_reply_line};
+use smtp_harness::scenario::AnyScenarioFile;
 use smtp_harness::transcript::{Closer, Event};
-use smtp_harness::{ConversationRecord, FakeSmtpServer, Scenario};
+use smtp_harness::{AnyScenario, ConversationRecord, FakeSmtpServer, ServerScenario};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -46,8 +47,8 @@ fn runtime() -> Runtime {
 }
 
 fn start(rt: &Runtime, scenario_text: &str) -> FakeSmtpServer {
-    let scenario = Scenario::parse(scenario_text, "<inline>").expect("test scenario parses");
-    assert_eq!(scenario.idle_timeout, IDLE);
+    let scenario = ServerScenario::parse(scenario_text, "<inline>").expect("test scenario parses");
+    assert_eq!(scenario.header.idle_timeout, IDLE);
     rt.block_on(
         FakeSmtpServer::builder(scenario)
             .verify_on_drop(false)
@@ -1186,12 +1187,18 @@ fn pipelined_commands_with_a_certificate_end_at_a_failed_handshake() {
 
 // ----- property 4: the scenario parser ------------------------------------------------------
 
-/// `Scenario::parse` returns, and an error names `<inline>:LINE:` with a line of the input.
+/// `AnyScenario::parse` (either role, the persona) and `AnyScenarioFile::parse` (with every
+/// case) return, and an error names `<inline>:LINE:` with a line of the input.
 fn check_parse(text: &str) -> Result<(), TestCaseError> {
-    let Err(error) = Scenario::parse(text, "<inline>") else {
-        return Ok(());
-    };
-    let shown = error.to_string();
+    let persona = AnyScenario::parse(text, "<inline>").err();
+    let file = AnyScenarioFile::parse(text, "<inline>").err();
+    for error in persona.into_iter().chain(file) {
+        check_error_names_a_line(text, &error.to_string())?;
+    }
+    Ok(())
+}
+
+fn check_error_names_a_line(text: &str, shown: &str) -> Result<(), TestCaseError> {
     let rest = shown
         .strip_prefix("<inline>:")
         .ok_or_else(|| fail(format!("error without the origin: {shown:?}")))?;
@@ -1284,6 +1291,18 @@ fn scenario_fragment() -> impl Strategy<Value = String> {
         "outcome failure at",
         "outcome failure 99999",
         "outcome",
+        "role client",
+        "role server",
+        "message m.eml",
+        "slow 5ms",
+        "receiver appliance",
+        "    notify issue octo/widgets 42 bob bob@example.com",
+        "    tls on",
+        "expect files \"mail/*\" 1",
+        "expect line \"logs/mail.log\" \"*sent*\"",
+        "default unrecognized",
+        "case a",
+        "case b",
     ];
     prop_oneof![
         4 => prop::sample::select(pieces).prop_map(str::to_owned),

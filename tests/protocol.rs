@@ -5,9 +5,9 @@
 mod common;
 
 use common::{RawClient, WAIT, b64, inline, server};
-use smtp_harness::{Event, Scenario};
+use smtp_harness::{Event, ServerScenario};
 
-async fn greeted(scenario: Scenario) -> (smtp_harness::FakeSmtpServer, RawClient) {
+async fn greeted(scenario: ServerScenario) -> (smtp_harness::FakeSmtpServer, RawClient) {
     let server = server(scenario).await;
     let mut client = RawClient::connect(server.addr()).await;
     assert_eq!(client.reply().await.code, 220);
@@ -16,7 +16,7 @@ async fn greeted(scenario: Scenario) -> (smtp_harness::FakeSmtpServer, RawClient
 
 #[tokio::test]
 async fn commands_out_of_order_get_503_and_unknown_ones_500_or_502() {
-    let (_server, mut c) = greeted(Scenario::accept_all()).await;
+    let (_server, mut c) = greeted(ServerScenario::accept_all()).await;
     assert_eq!(
         c.cmd("MAIL FROM:<a@x.test>").await.lines,
         ["503 5.5.1 Error: send HELO/EHLO first"]
@@ -62,7 +62,7 @@ async fn commands_out_of_order_get_503_and_unknown_ones_500_or_502() {
 
 #[tokio::test]
 async fn overlong_command_and_text_lines_are_rejected() {
-    let (server, mut c) = greeted(Scenario::accept_all()).await;
+    let (server, mut c) = greeted(ServerScenario::accept_all()).await;
     c.send(&format!("NOOP {}\r\n", "x".repeat(600))).await;
     assert_eq!(c.reply().await.lines, ["500 5.5.2 Error: line too long"]);
     // Still usable afterwards.
@@ -89,7 +89,7 @@ async fn overlong_command_and_text_lines_are_rejected() {
 
 #[tokio::test]
 async fn pipelined_commands_are_answered_in_order_and_data_is_dot_unstuffed() {
-    let (server, mut c) = greeted(Scenario::accept_all()).await;
+    let (server, mut c) = greeted(ServerScenario::accept_all()).await;
     // One write carrying a whole transaction, PIPELINING style (RFC 2920).
     c.send("EHLO me\r\nMAIL FROM:<a@x.test> SIZE=100\r\nRCPT TO:<b@x.test>\r\nRCPT TO:<c@x.test>\r\nDATA\r\n").await;
     let mut codes = Vec::new();
@@ -110,7 +110,7 @@ async fn pipelined_commands_are_answered_in_order_and_data_is_dot_unstuffed() {
 #[tokio::test]
 async fn a_lone_lf_dot_does_not_end_data() {
     // SMTP smuggling: "\n.\n" and "\r\n.\n" are message content, only "\r\n.\r\n" ends it.
-    let (server, mut c) = greeted(Scenario::accept_all()).await;
+    let (server, mut c) = greeted(ServerScenario::accept_all()).await;
     c.send("EHLO me\r\nMAIL FROM:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n")
         .await;
     for _ in 0..4 {
@@ -150,7 +150,7 @@ async fn size_limits_apply_at_mail_and_after_data() {
 
 #[tokio::test]
 async fn bdat_chunks_make_one_message_when_chunking_is_advertised() {
-    let (server, mut c) = greeted(Scenario::accept_all()).await;
+    let (server, mut c) = greeted(ServerScenario::accept_all()).await;
     assert!(
         c.cmd("EHLO me")
             .await
@@ -224,7 +224,7 @@ async fn starttls_discards_clear_text_sent_behind_it_and_resets_the_session() {
 
 #[tokio::test]
 async fn starttls_without_a_certificate_is_not_offered() {
-    let (_server, mut c) = greeted(Scenario::accept_all()).await;
+    let (_server, mut c) = greeted(ServerScenario::accept_all()).await;
     let ehlo = c.cmd("EHLO me").await;
     assert!(!ehlo.lines.iter().any(|l| l.contains("STARTTLS")));
     assert_eq!(c.cmd("STARTTLS").await.code, 502);
@@ -264,7 +264,7 @@ async fn the_idle_timeout_restarts_with_each_command() {
 
 #[tokio::test]
 async fn shutdown_tells_open_connections_421() {
-    let server = server(Scenario::accept_all()).await;
+    let server = server(ServerScenario::accept_all()).await;
     let mut c = RawClient::connect(server.addr()).await;
     assert_eq!(c.reply().await.code, 220);
     let shutdown = tokio::spawn(server.shutdown());
@@ -347,7 +347,7 @@ async fn auth_that_is_not_advertised_gets_503_and_unknown_mechanisms_504() {
         c.cmd("AUTH PLAIN AGEAYg==").await.lines,
         ["503 5.5.1 Error: authentication not enabled"]
     );
-    let (_server, mut c) = greeted(Scenario::accept_all()).await;
+    let (_server, mut c) = greeted(ServerScenario::accept_all()).await;
     assert_eq!(c.cmd("EHLO me").await.code, 250);
     assert_eq!(
         c.cmd("AUTH NTLM").await.lines,
@@ -386,7 +386,7 @@ async fn auth_rules_with_outcome_codes_answer_after_the_challenges_451_included(
 
 #[tokio::test]
 async fn utf8_and_8bit_mail_is_accepted() {
-    let (server, mut c) = greeted(Scenario::accept_all()).await;
+    let (server, mut c) = greeted(ServerScenario::accept_all()).await;
     let ehlo = c.cmd("EHLO me").await;
     assert!(
         ehlo.lines.iter().any(|l| l.ends_with("SMTPUTF8"))

@@ -22,7 +22,7 @@ use common::{RawClient, WAIT, repo, send_signal};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::Mode;
 use smtp_harness::import::{Format, Item, parse_as};
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
@@ -217,7 +217,7 @@ async fn record_and_replay(
     let recorded = server_lines_of_log(&transcript_path);
 
     // The scenario: loadable, checkable, saying where it comes from.
-    let scenario = Scenario::from_file(&scenario_path).expect("the recorded scenario loads");
+    let scenario = ServerScenario::from_file(&scenario_path).expect("the recorded scenario loads");
     let check = Command::new(BIN)
         .arg("check")
         .arg(&scenario_path)
@@ -225,7 +225,7 @@ async fn record_and_replay(
         .await
         .expect("check runs");
     assert!(check.status.success(), "check: {check:?}");
-    assert_eq!(scenario.implicit_tls, implicit, "{scenario_text}");
+    assert_eq!(scenario.header.implicit_tls, implicit, "{scenario_text}");
     assert!(
         scenario_text.starts_with(&format!(
             "# Recorded by `smtp-harness record` from {upstream} at "
@@ -513,7 +513,7 @@ async fn without_once_each_connection_replaces_the_last_and_sigterm_prints_it() 
     assert!(printed.contains("(connection 2)"), "{printed}");
     assert!(printed.contains("C: HELO*\n"), "{printed}");
     assert!(!printed.contains("C: EHLO*\n"), "{printed}");
-    Scenario::parse(&printed, "<printed>").expect("the printed scenario loads");
+    ServerScenario::parse(&printed, "<printed>").expect("the printed scenario loads");
 }
 
 /// A client that talks to the upstream over STARTTLS through the proxy by hand, sending
@@ -552,7 +552,7 @@ async fn commands_behind_starttls_in_clear_text_never_reach_the_upstream() {
     let log = std::fs::read_to_string(transcript).expect("transcript");
     assert!(log.contains("Discarded "), "{log}");
     assert!(!log.contains("injected@evil.test"), "{log}");
-    Scenario::from_file(scenario).expect("loads");
+    ServerScenario::from_file(scenario).expect("loads");
 }
 
 #[tokio::test]
@@ -606,7 +606,7 @@ async fn an_upstream_certificate_that_fails_verification_gives_421_after_starttl
         text.contains("S: 220 Ready to start TLS\ntls\n"),
         "the upstream offered TLS: {text}"
     );
-    Scenario::parse(&text, "<recorded>").expect("loads");
+    ServerScenario::parse(&text, "<recorded>").expect("loads");
 }
 
 #[tokio::test]

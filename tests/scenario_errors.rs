@@ -3,11 +3,11 @@
 
 mod common;
 
-use smtp_harness::Scenario;
-use smtp_harness::scenario::{ScenarioFile, parse_cases};
+use smtp_harness::scenario::{AnyScenario, AnyScenarioFile, ScenarioFile};
+use smtp_harness::{ClientScenario, ServerScenario};
 
 fn error(text: &str) -> String {
-    Scenario::parse(text, "x.scn")
+    AnyScenario::parse(text, "x.scn")
         .expect_err("refused")
         .to_string()
 }
@@ -173,8 +173,105 @@ fn unplayable_scenarios_are_refused_when_loaded() {
 }
 
 #[test]
+fn each_role_refuses_the_other_roles_lines_where_they_stand() {
+    for (text, expected) in [
+        (
+            "S: 220 hi\nmessage hello.eml\n",
+            "x.scn:2: `message` is a client step: add `role client` to the settings",
+        ),
+        (
+            "receiver appliance\n",
+            "x.scn:1: `receiver` is for client scenarios: add `role client` to the settings",
+        ),
+        (
+            "role client\nS: 220*\nwhen EHLO\n    S: 250 ok\n",
+            "x.scn:3: a client scenario has no `when` rules: it plays its script",
+        ),
+        (
+            "role client\ndefault unrecognized\n    S: 500 no\n",
+            "x.scn:2: a client scenario has no `default` replies",
+        ),
+        (
+            "role client\nS: 220*\nsender lettre\n",
+            "x.scn:3: a client scenario plays the sender itself: it has no `sender` line",
+        ),
+        (
+            "role client\nS: 220*\noutcome success\n",
+            "x.scn:3: a client scenario has no `outcome`: it passes when its script and its `expect` lines hold",
+        ),
+        (
+            "role client\nsize 1000\n",
+            "x.scn:2: `size` is a server setting: a client scenario (`role client`) has no built-in replies",
+        ),
+        (
+            "certificate valid\nrole client\nS: 220*\n",
+            "x.scn:1: `certificate` and `implicit-tls` are server settings; a client scenario gets its TLS trust from `smtp-harness send --ca`",
+        ),
+        (
+            "role client\nS: 220*\ncase a\nexpect 250\n",
+            "x.scn:3: a client scenario (`role client`) has no `case` sections: write each conversation in its own file",
+        ),
+        (
+            "S: 220 hi\nrole client\n",
+            "x.scn:2: settings such as `role` must come before the script and the rules",
+        ),
+        (
+            "S: 220 hi\nexpect files \"mail/*\" 1\n",
+            r#"x.scn:2:8: expected a command verb (AUTH), a quoted command line glob ("MAIL FROM:<*>"), a reply code (535) or tls, found "files""#,
+        ),
+    ] {
+        assert_eq!(error(text), expected, "for {text:?}");
+    }
+    // What a client scenario holds, where it goes.
+    let client = ClientScenario::parse(
+        "name c\nrole client\ntimeout 5s\nS: 220*\nC: EHLO me\nS: 250*\n\
+         expect 250 times 2\nexpect files \"mail/*\" 1\n",
+        "x.scn",
+    )
+    .expect("parses");
+    assert_eq!(
+        client.header.idle_timeout,
+        std::time::Duration::from_secs(5)
+    );
+    assert_eq!(client.script.len(), 3);
+    assert_eq!(client.expectations.len(), 1);
+    assert_eq!(client.effects.len(), 1);
+}
+
+#[test]
+fn a_loader_for_one_role_refuses_the_other_naming_the_command_that_plays_it() {
+    let client = "# a remote MTA\nname c\nrole client\nS: 220*\n";
+    assert_eq!(
+        ServerScenario::parse(client, "c.scn")
+            .expect_err("refused")
+            .to_string(),
+        "c.scn:3: `role client`: this scenario plays a remote MTA, not a server: play it with `smtp-harness send`"
+    );
+    assert_eq!(
+        ScenarioFile::parse(client, "c.scn")
+            .expect_err("refused")
+            .to_string(),
+        "c.scn:3: `role client`: this scenario plays a remote MTA, not a server: play it with `smtp-harness send`"
+    );
+    assert_eq!(
+        ClientScenario::parse("S: 220 hi\n", "s.scn")
+            .expect_err("refused")
+            .to_string(),
+        "s.scn:1: this scenario plays the server (it has no `role client` line): serve it with `smtp-harness serve`, or add `role client` to its settings to play a remote MTA"
+    );
+    assert!(matches!(
+        AnyScenario::parse(client, "c.scn"),
+        Ok(AnyScenario::Client(_))
+    ));
+    assert!(matches!(
+        AnyScenarioFile::parse("S: 220 hi\ncase a\noutcome success\n", "s.scn"),
+        Ok(AnyScenarioFile::Server(f)) if f.cases.len() == 1
+    ));
+}
+
+#[test]
 fn a_missing_file_is_named() {
-    let e = Scenario::from_file("no/such/file.scn")
+    let e = ServerScenario::from_file("no/such/file.scn")
         .expect_err("missing")
         .to_string();
     assert!(e.starts_with("no/such/file.scn: "), "{e}");
@@ -191,7 +288,7 @@ fn every_shipped_scenario_loads() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == "scn") {
                 // The persona and every `case` section combined with it.
-                ScenarioFile::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
+                AnyScenarioFile::from_file(&path).unwrap_or_else(|e| panic!("{e}"));
                 count += 1;
             }
         }
@@ -201,16 +298,16 @@ fn every_shipped_scenario_loads() {
 
 #[test]
 fn a_scenario_reads_the_way_the_docs_say() {
-    let s: Scenario = "name Demo\nhostname mx.example\ncertificate valid\ntimeout 5s\nsize 1000\n\
+    let s: ServerScenario = "name Demo\nhostname mx.example\ncertificate valid\ntimeout 5s\nsize 1000\n\
         S: 220 mx.example ESMTP\nC: EHLO *\nS: 250-mx.example\nS: 250 STARTTLS\n\
         when AUTH LOGIN user=alice password=s3cret tls\n    S: 235 2.7.0 ok\n\
         when RCPT TO:<*@other.example> #2\n    pause 10ms\n    S: 550 5.7.1 no relay\n\
         expect STARTTLS before AUTH\nexpect QUIT after 535\nexpect messages 1\nexpect \"MAIL FROM:<*>*\" times 1\n"
         .parse()
         .expect("parses");
-    assert_eq!(s.name, "Demo");
-    assert_eq!(s.hostname, "mx.example");
-    assert_eq!(s.idle_timeout, std::time::Duration::from_secs(5));
+    assert_eq!(s.header.name, "Demo");
+    assert_eq!(s.header.hostname, "mx.example");
+    assert_eq!(s.header.idle_timeout, std::time::Duration::from_secs(5));
     assert_eq!(s.max_size, 1000);
     assert_eq!(s.script.len(), 3, "greeting, C: EHLO, one two-line reply");
     assert_eq!(s.rules.len(), 2);
@@ -234,14 +331,14 @@ const PERSONA: &str = "name Acme\ncertificate valid\nS: 220 acme ESMTP\n\
     sender appliance lettre\n    encryption starttls\n    auth login\n    user alice\n    password s3cret\n";
 
 fn case_error(cases: &str) -> String {
-    parse_cases(&format!("{PERSONA}{cases}"), "v.scn")
+    ScenarioFile::parse(&format!("{PERSONA}{cases}"), "v.scn")
         .expect_err("refused")
         .to_string()
 }
 
 #[test]
 fn a_case_combines_the_persona_with_a_failure_whose_rules_come_first() {
-    let file = parse_cases(
+    let file = ScenarioFile::parse(
         &format!(
             "{PERSONA}case success\noutcome success\n\
              case bad-password\nwhen AUTH\n    S: 535 5.7.8 the case says no\n\
@@ -251,7 +348,7 @@ fn a_case_combines_the_persona_with_a_failure_whose_rules_come_first() {
         "v.scn",
     )
     .expect("parses");
-    assert_eq!(file.persona.case, None);
+    assert_eq!(file.persona.header.case, None);
     assert_eq!(file.persona.rules.len(), 2);
     assert_eq!(file.case_names(), ["success", "bad-password", "plain-text"]);
 
@@ -260,8 +357,8 @@ fn a_case_combines_the_persona_with_a_failure_whose_rules_come_first() {
     assert_eq!(success.sender, file.persona.sender);
 
     let bad = &file.cases[1];
-    assert_eq!(bad.case.as_deref(), Some("bad-password"));
-    assert_eq!(bad.name, "Acme");
+    assert_eq!(bad.header.case.as_deref(), Some("bad-password"));
+    assert_eq!(bad.header.name, "Acme");
     // The case's rule is tried before the persona's, which stay as they were.
     assert_eq!(bad.rules.len(), 3);
     assert_eq!(bad.rules[0].line, 16);
@@ -322,7 +419,7 @@ fn broken_cases_are_refused_with_line_and_reason() {
         assert_eq!(case_error(cases), expected, "{cases}");
     }
     // Overriding the sender block of a persona that has none.
-    let e = parse_cases(
+    let e = ScenarioFile::parse(
         "S: 220 hi\ncase a\nsender\n    auth none\noutcome success\n",
         "v.scn",
     )
@@ -344,12 +441,18 @@ fn a_case_is_picked_by_name_and_a_missing_one_lists_the_cases() {
         format!("{PERSONA}case success\noutcome success\ncase bad-password\nwhen AUTH\n    S: 535 no\noutcome failure at AUTH 535\n"),
     )
     .expect("write");
-    let bad = Scenario::from_file_case(&path, "bad-password").expect("the case");
-    assert_eq!(bad.case.as_deref(), Some("bad-password"));
+    let bad = ServerScenario::from_file_case(&path, "bad-password").expect("the case");
+    assert_eq!(bad.header.case.as_deref(), Some("bad-password"));
     assert_eq!(bad.rules.len(), 3);
     // The file alone is the persona.
-    assert_eq!(Scenario::from_file(&path).expect("persona").rules.len(), 2);
-    let e = Scenario::from_file_case(&path, "throttled")
+    assert_eq!(
+        ServerScenario::from_file(&path)
+            .expect("persona")
+            .rules
+            .len(),
+        2
+    );
+    let e = ServerScenario::from_file_case(&path, "throttled")
         .expect_err("no such case")
         .to_string();
     assert!(

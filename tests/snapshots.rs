@@ -8,7 +8,7 @@ mod lettre_sender;
 
 use std::path::Path;
 
-use common::{RawClient, WAIT, b64, server, shipped};
+use common::{RawClient, WAIT, b64, server, shipped, shipped_client};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::{Mode, message, send, transport};
 use smtp_harness::FakeSmtpServer;
@@ -17,7 +17,7 @@ use smtp_harness::FakeSmtpServer;
 async fn client_snapshot(name: &str, against: &str) {
     let server = server(shipped(against)).await;
     let options = smtp_harness::client::ClientOptions::test_ca(WAIT).expect("test CA");
-    let record = smtp_harness::client::play(&shipped(name), server.addr(), &options).await;
+    let record = smtp_harness::client::play(&shipped_client(name), server.addr(), &options).await;
     assert!(record.passed(), "{name}: {:?}", record.failures);
     insta_snapshot(name, smtp_harness::snapshot::client_text(&record));
 }

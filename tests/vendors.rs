@@ -14,7 +14,7 @@ use common::{RawClient, WAIT, repo, server};
 use lettre::transport::smtp::authentication::Mechanism;
 use lettre_sender::{Mode, message, send, transport};
 use smtp_harness::scenario::{ScenarioFile, Wording};
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 
 /// The persona files, sorted.
 fn vendor_files() -> Vec<PathBuf> {
@@ -211,7 +211,7 @@ fn every_persona_but_postfix_uses_the_rfc_wording() {
                 expected,
                 "{}#{}",
                 file.display(),
-                case.case.as_deref().unwrap_or("?")
+                case.header.case.as_deref().unwrap_or("?")
             );
         }
     }
@@ -221,8 +221,8 @@ fn every_persona_but_postfix_uses_the_rfc_wording() {
 /// first byte for an implicit-TLS persona), past the greeting.
 async fn persona_session(name: &str) -> (FakeSmtpServer, RawClient) {
     let scenario =
-        Scenario::from_file(repo(&format!("scenarios/vendors/{name}.scn"))).expect("persona");
-    let implicit_tls = scenario.implicit_tls;
+        ServerScenario::from_file(repo(&format!("scenarios/vendors/{name}.scn"))).expect("persona");
+    let implicit_tls = scenario.header.implicit_tls;
     let server = FakeSmtpServer::start(scenario)
         .await
         .expect("server starts");
@@ -448,14 +448,14 @@ async fn gmail_with_a_bad_password_is_a_persona_combined_with_a_failure() {
     let mail = || message(&["admin@example.com"], "Hello.\r\n");
 
     // The persona alone behaves as Gmail: the right app password is accepted.
-    let persona = server(Scenario::from_file(&gmail).expect("persona")).await;
+    let persona = server(ServerScenario::from_file(&gmail).expect("persona")).await;
     let lettre = transport(persona.port(), Mode::StartTlsRequired, Some(good));
     send(&lettre, mail())
         .await
         .expect("Gmail accepts the app password");
 
     // "gmail, bad password": the same credentials meet Gmail's 535.
-    let bad = Scenario::from_file_case(&gmail, "bad-password").expect("the case");
+    let bad = ServerScenario::from_file_case(&gmail, "bad-password").expect("the case");
     let case = server(bad).await;
     let lettre = transport(case.port(), Mode::StartTlsRequired, Some(good));
     let e = send(&lettre, mail()).await.expect_err("refused");
@@ -518,7 +518,11 @@ async fn the_vendor_check_is_one_command_and_writes_the_matrix() {
     let html =
         std::fs::read_to_string(dir.path().join("compatibility.html")).expect("HTML written");
     for file in &files {
-        let persona = ScenarioFile::from_file(file).expect("loads").persona.name;
+        let persona = ScenarioFile::from_file(file)
+            .expect("loads")
+            .persona
+            .header
+            .name;
         assert!(markdown.contains(&format!("| {persona} (`")), "{persona}");
         assert!(
             html.contains(&format!("<tr><th>{persona}<br>")),

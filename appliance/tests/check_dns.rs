@@ -12,7 +12,7 @@ use common::{TempDir, WAIT, closed_port};
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, CNAME, MX};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 use tokio::net::UdpSocket;
 
 const H: &str = "appliance.example.test";
@@ -231,7 +231,7 @@ fn line<'a>(run: &'a common::Run, what: &str) -> &'a str {
 }
 
 async fn greeter() -> FakeSmtpServer {
-    FakeSmtpServer::start(Scenario::accept_all())
+    FakeSmtpServer::start(ServerScenario::accept_all())
         .await
         .expect("the fake SMTP server starts")
 }

@@ -10,8 +10,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{TempDir, WAIT, repo};
+use smtp_harness::ClientScenario;
 use smtp_harness::ConversationRecord;
-use smtp_harness::Scenario;
 use smtp_harness::client::{ClientOptions, play};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -73,7 +73,7 @@ impl Server {
     }
 
     async fn play(&self, scenario: &str) -> ConversationRecord {
-        let scenario = Scenario::parse(scenario, "<inline>").expect("the scenario parses");
+        let scenario = ClientScenario::parse(scenario, "<inline>").expect("the scenario parses");
         let ca = std::fs::read_to_string(repo("certs/ca.pem")).unwrap();
         let options = ClientOptions::trusting(&ca, "localhost", WAIT).unwrap();
         play(&scenario, self.addr, &options).await
@@ -617,7 +617,7 @@ async fn sigterm_tells_a_waiting_client_421_and_exits_cleanly() {
     let dir = TempDir::new("inbound-stop-421");
     let server = Server::start(&dir, &settings(false, false, "")).await;
     let addr = server.addr;
-    let scenario = Scenario::parse(
+    let scenario = ClientScenario::parse(
         "role client\nS: 220*\nC: EHLO sender.test\nS: 250*\nS: 421 4.3.2 appliance.test Service shutting down*\n",
         "<inline>",
     )

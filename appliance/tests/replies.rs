@@ -489,7 +489,7 @@ async fn a_second_file_with_the_same_message_id_is_not_posted_again() {
 
 #[tokio::test]
 async fn a_reply_end_to_end_through_the_inbound_server() {
-    use smtp_harness::Scenario;
+    use smtp_harness::ClientScenario;
     use smtp_harness::client::{ClientOptions, play};
     use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -532,7 +532,7 @@ async fn a_reply_end_to_end_through_the_inbound_server() {
              Subject: Re: x\r\n\r\nFixed in the next release.\r\n\r\n> old\r\n"
         ),
     );
-    let scenario = Scenario::parse(
+    let scenario = ClientScenario::parse(
         &format!(
             "role client\nS: 220*\nC: EHLO mx.example.com\nS: 250*\nC: STARTTLS\nS: 220*\ntls\n\
              C: EHLO mx.example.com\nS: 250*\nC: MAIL FROM:<bob@example.com>\nS: 250*\n\

@@ -3,7 +3,7 @@
 //! - `tls_scenario_run`: `scenarios/outbound/starttls-plain.scn` with EHLO, STARTTLS, a real
 //!   TLS handshake (tokio-rustls, the embedded test CA), EHLO, AUTH PLAIN, MAIL, RCPT, DATA with a
 //!   1 KiB body and QUIT;
-//! - `plain_scenario_run`: the same without TLS and AUTH against `Scenario::accept_all()`.
+//! - `plain_scenario_run`: the same without TLS and AUTH against `ServerScenario::accept_all()`.
 //!
 //! The server starts once per benchmark, outside the measured loop; the client reads every reply
 //! and then the server's EOF, so an iteration is a whole session. After each benchmark every
@@ -18,7 +18,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use criterion::{Criterion, criterion_group, criterion_main};
-use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, Scenario};
+use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, ServerScenario};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
@@ -147,7 +147,7 @@ struct Counted {
 }
 
 impl Counted {
-    fn start(rt: &Runtime, scenario: Scenario) -> Self {
+    fn start(rt: &Runtime, scenario: ServerScenario) -> Self {
         let (tx, mut rx) = mpsc::unbounded_channel::<ConversationRecord>();
         let closed = Arc::new(AtomicUsize::new(0));
         let broken = Arc::new(Mutex::new(None));
@@ -207,7 +207,7 @@ fn runtime() -> Runtime {
 
 fn tls_scenario_run(c: &mut Criterion) {
     let rt = runtime();
-    let scenario = Scenario::from_file(SCENARIO).expect("scenario");
+    let scenario = ServerScenario::from_file(SCENARIO).expect("scenario");
     let counted = Counted::start(&rt, scenario);
     let addr = counted.server.addr();
     let tls = smtp_harness::tls::client_config_trusting(smtp_harness::certs::embedded_ca_pem())
@@ -222,7 +222,7 @@ fn tls_scenario_run(c: &mut Criterion) {
 
 fn plain_scenario_run(c: &mut Criterion) {
     let rt = runtime();
-    let counted = Counted::start(&rt, Scenario::accept_all());
+    let counted = Counted::start(&rt, ServerScenario::accept_all());
     let addr = counted.server.addr();
     c.bench_function("plain_scenario_run", |b| {
         b.to_async(&rt).iter(|| plain_run(addr));

@@ -1,6 +1,6 @@
 //! # smtp-harness
 //!
-//! A scriptable fake SMTP server for tests: it plays whatever a [`Scenario`] says (any
+//! A scriptable fake SMTP server for tests: it plays whatever a [`ServerScenario`] says (any
 //! greeting, EHLO list, real STARTTLS and implicit TLS, AUTH challenges and rejections, faults),
 //! records every connection as a [`Transcript`] in the reference log format, and captures the
 //! messages it accepts.
@@ -16,10 +16,10 @@
 //! use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 //! use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 //! use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-//! use smtp_harness::{FakeSmtpServer, Scenario};
+//! use smtp_harness::{FakeSmtpServer, ServerScenario};
 //!
 //! // 1. A server playing the reference log: STARTTLS, AUTH LOGIN, then a two-line 535.
-//! let server = FakeSmtpServer::start(Scenario::from_file("../scenarios/reference/auth-login-535.scn")?).await?;
+//! let server = FakeSmtpServer::start(ServerScenario::from_file("../scenarios/reference/auth-login-535.scn")?).await?;
 //!
 //! // 2. The sender under test (here lettre), trusting the harness's test CA.
 //! let tls = TlsParameters::builder("localhost".into())
@@ -52,10 +52,11 @@
 //! # Ok(()) }
 //! ```
 //!
-//! A scenario can also be built in Rust ([`Scenario::builder`]) or parsed from a string.
+//! A scenario can also be built in Rust ([`ServerScenario::builder`]) or parsed from a string;
+//! a [`ClientScenario`] (`role client`) plays a remote MTA instead ([`client::play`]).
 //!
 //! ## Layout
-//! - [`scenario`]: the scenario language (parse, validate).
+//! - [`scenario`]: the scenario language (model, parse, validate, render).
 //! - [`server`]: the fake server ([`FakeSmtpServer`]) and its sessions.
 //! - [`client`]: the harness as a remote MTA, playing `role client` scenarios.
 //! - [`run`]: driving real senders through scenarios and judging them.
@@ -88,7 +89,7 @@ pub mod wire;
 pub use certs::CertVariant;
 pub use message::ReceivedMessage;
 pub use reply::Reply;
-pub use scenario::{Scenario, ScenarioError};
+pub use scenario::{AnyScenario, ClientScenario, ScenarioError, ServerScenario};
 pub use server::FakeSmtpServer;
 pub use transcript::{Event, Render, Transcript};
 pub use verify::ConversationRecord;

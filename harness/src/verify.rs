@@ -223,8 +223,6 @@ impl Tracker {
                 },
                 ExpectationKind::Messages(n) => (self.messages != *n as usize)
                     .then(|| format!("{} message(s) were accepted", self.messages)),
-                // Effects are checked by the client against the receiver's folder (`client::effects`).
-                ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. } => None,
                 ExpectationKind::ClosedBy(side) => match self.closed_by {
                     Some(by) if by == *side => None,
                     Some(by) => Some(format!("the {by} closed the connection")),

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use smtp_harness::Scenario;
+use smtp_harness::AnyScenario;
 use smtp_harness::run::{self, Job, JobResult, Plan, Progress, RunContext, Tools};
 use smtp_harness::scenario::SenderKind;
 
@@ -33,7 +33,7 @@ pub fn context() -> RunContext {
 }
 
 /// The `*.scn` files of `scenarios/FOLDER`, sorted, with their scenarios.
-pub fn scenarios(folder: &str) -> Vec<(String, Scenario)> {
+pub fn scenarios(folder: &str) -> Vec<(String, AnyScenario)> {
     let mut names: Vec<String> =
         std::fs::read_dir(crate::common::repo(&format!("scenarios/{folder}")))
             .expect("the scenario folder")
@@ -43,13 +43,18 @@ pub fn scenarios(folder: &str) -> Vec<(String, Scenario)> {
     names.sort();
     names
         .into_iter()
-        .map(|n| (n.clone(), crate::common::shipped(&format!("{folder}/{n}"))))
+        .map(|n| {
+            (
+                n.clone(),
+                crate::common::shipped_any(&format!("{folder}/{n}")),
+            )
+        })
         .collect()
 }
 
 /// Runs every scenario with the appliance, all at once (through `run::execute`, as
 /// `smtp-harness run` does); results sorted by file name.
-pub async fn run_all(scenarios: Vec<(String, Scenario)>) -> Vec<(String, JobResult)> {
+pub async fn run_all(scenarios: Vec<(String, AnyScenario)>) -> Vec<(String, JobResult)> {
     let jobs: Vec<Job> = scenarios
         .into_iter()
         .map(|(name, scenario)| Job {

@@ -15,7 +15,7 @@ use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use smtp_harness::{ConversationRecord, FakeSmtpServer, ReceivedMessage, Scenario};
+use smtp_harness::{ConversationRecord, FakeSmtpServer, ReceivedMessage, ServerScenario};
 
 /// How long a client process may run before it is killed and the test fails.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
@@ -27,27 +27,29 @@ pub const SERVER_WAIT: Duration = Duration::from_secs(10);
 pub const CA_PEM: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../certs/ca.pem");
 
 /// A shipped scenario, by its path under `scenarios/` (e.g. `outbound/implicit-tls.scn`).
-pub fn shipped(relative: &str) -> Scenario {
+pub fn shipped(relative: &str) -> ServerScenario {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../scenarios")
         .join(relative);
-    Scenario::from_file(&path).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
+    ServerScenario::from_file(&path)
+        .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()))
 }
 
 /// A scenario written in the test itself.
-pub fn inline(text: &str) -> Scenario {
-    Scenario::parse(text, "<inline>").unwrap_or_else(|e| panic!("bad inline scenario: {e}\n{text}"))
+pub fn inline(text: &str) -> ServerScenario {
+    ServerScenario::parse(text, "<inline>")
+        .unwrap_or_else(|e| panic!("bad inline scenario: {e}\n{text}"))
 }
 
 /// Starts a server for `scenario` that panics on drop if the client broke expectations.
-pub async fn server(scenario: Scenario) -> FakeSmtpServer {
+pub async fn server(scenario: ServerScenario) -> FakeSmtpServer {
     FakeSmtpServer::start(scenario)
         .await
         .expect("the fake server starts")
 }
 
 /// Starts a server for a test that expects the client to break the scenario's expectations.
-pub async fn lenient_server(scenario: Scenario) -> FakeSmtpServer {
+pub async fn lenient_server(scenario: ServerScenario) -> FakeSmtpServer {
     FakeSmtpServer::builder(scenario)
         .verify_on_drop(false)
         .start()

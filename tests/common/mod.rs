@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{AnyScenario, ClientScenario, FakeSmtpServer, ServerScenario};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufStream};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
@@ -60,17 +60,32 @@ pub fn repo(path: &str) -> PathBuf {
 }
 
 /// Loads a shipped scenario, e.g. `reference/auth-login-535.scn`.
-pub fn shipped(name: &str) -> Scenario {
-    Scenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+pub fn shipped(name: &str) -> ServerScenario {
+    ServerScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+}
+
+/// Loads a shipped scenario of either role.
+pub fn shipped_any(name: &str) -> AnyScenario {
+    AnyScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+}
+
+/// Loads a shipped client scenario, e.g. `client/deliver-pipelined.scn`.
+pub fn shipped_client(name: &str) -> ClientScenario {
+    ClientScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
 }
 
 /// Parses an inline scenario.
-pub fn inline(text: &str) -> Scenario {
-    Scenario::parse(text, "<inline>").expect("inline scenario parses")
+pub fn inline(text: &str) -> ServerScenario {
+    ServerScenario::parse(text, "<inline>").expect("inline scenario parses")
+}
+
+/// Parses an inline client scenario (`role client`).
+pub fn inline_client(text: &str) -> ClientScenario {
+    ClientScenario::parse(text, "<inline>").expect("inline scenario parses")
 }
 
 /// Starts a server that does not panic on drop (the test looks at the records itself).
-pub async fn server(scenario: Scenario) -> FakeSmtpServer {
+pub async fn server(scenario: ServerScenario) -> FakeSmtpServer {
     FakeSmtpServer::builder(scenario)
         .verify_on_drop(false)
         .start()

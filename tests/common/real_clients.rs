@@ -17,7 +17,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use smtp_harness::record::{RecordOptions, Recorder, Recording, UpstreamTrust};
-use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, Scenario, Transcript};
+use smtp_harness::{ConversationRecord, Event, FakeSmtpServer, ServerScenario, Transcript};
 
 /// How long a client may run before it is killed and the test fails. Every client's own
 /// network waits are 10 s; Exim also writes and reads its spool.
@@ -421,7 +421,7 @@ pub fn transcript_server_lines(transcript: &Transcript) -> Vec<String> {
 /// (The scenario language has no way to put the address of the command into the reply, so
 /// the rule names that address rather than `*@elsewhere.test`.) Everything else is the
 /// fake server's own.
-pub fn front_door_like() -> Scenario {
+pub fn front_door_like() -> ServerScenario {
     use crate::front_door::HOSTNAME;
     let text = format!(
         "hostname {HOSTNAME}\ncertificate valid\nS: 220 {HOSTNAME} ESMTP Postfix\n\
@@ -430,7 +430,7 @@ when EHLO tls\n    S: 250-{HOSTNAME}\n    S: 250-PIPELINING\n    S: 250-SIZE 102
 when HELO\n    S: 250 {HOSTNAME}\n\
 when RCPT TO:<{FOREIGN}>\n    S: 554 5.7.1 <{FOREIGN}>: Relay access denied\n"
     );
-    Scenario::parse(&text, "<front door configuration>").expect("the scenario parses")
+    ServerScenario::parse(&text, "<front door configuration>").expect("the scenario parses")
 }
 
 /// The address Postfix does not relay to.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use smtp_harness::{FakeSmtpServer, Scenario};
+use smtp_harness::{FakeSmtpServer, ServerScenario};
 
 /// Every wait in the tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -28,13 +28,13 @@ pub fn repo(path: &str) -> String {
 }
 
 /// A shipped scenario, e.g. `reference/auth-login-535.scn`.
-pub fn shipped(name: &str) -> Scenario {
-    Scenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+pub fn shipped(name: &str) -> ServerScenario {
+    ServerScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
 }
 
 /// An inline scenario.
-pub fn inline(text: &str) -> Scenario {
-    Scenario::parse(text, "<inline>").expect("inline scenario parses")
+pub fn inline(text: &str) -> ServerScenario {
+    ServerScenario::parse(text, "<inline>").expect("inline scenario parses")
 }
 
 /// Accepts alice/s3cret with any mechanism, refuses anything else.
@@ -43,7 +43,7 @@ when AUTH user=alice password=s3cret\n    S: 235 2.7.0 ok\n\
 when AUTH\n    S: 535 5.7.8 no\n";
 
 /// A fake server that does not panic on drop (the tests judge the records themselves).
-pub async fn server(scenario: Scenario) -> FakeSmtpServer {
+pub async fn server(scenario: ServerScenario) -> FakeSmtpServer {
     FakeSmtpServer::builder(scenario)
         .verify_on_drop(false)
         .start()

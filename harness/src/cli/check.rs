@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use smtp_harness::run::{self, LoadError};
-use smtp_harness::scenario::ScenarioFile;
+use smtp_harness::scenario::AnyScenarioFile;
 
 use super::{CliError, Exit};
 
@@ -24,14 +24,14 @@ pub fn check(args: &CheckArgs) -> Result<Exit, CliError> {
     };
     let mut broken = 0;
     for file in &files {
-        match ScenarioFile::from_file(file) {
-            Ok(f) if f.cases.is_empty() => {
-                println!("ok      {}  ({})", file.display(), f.persona.name);
+        match AnyScenarioFile::from_file(file) {
+            Ok(f) if f.case_names().is_empty() => {
+                println!("ok      {}  ({})", file.display(), f.header().name);
             }
             Ok(f) => println!(
                 "ok      {}  ({}; cases: {})",
                 file.display(),
-                f.persona.name,
+                f.header().name,
                 f.case_names().join(", ")
             ),
             Err(e) => {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use smtp_harness::client::{self, ClientOptions};
-use smtp_harness::{Render, Scenario};
+use smtp_harness::{ClientScenario, Render};
 
 use super::{CliError, Exit};
 
@@ -36,7 +36,7 @@ pub struct SendArgs {
 
 /// Plays the scenario, prints the transcript and what was not met; exit code 1 if anything.
 pub fn send(args: SendArgs) -> Result<Exit, CliError> {
-    let scenario = Scenario::from_file(&args.scenario).map_err(CliError::usage)?;
+    let scenario = ClientScenario::from_file(&args.scenario).map_err(CliError::usage)?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     let target = match runtime
         .block_on(tokio::net::lookup_host(args.to.as_str()))
@@ -55,7 +55,7 @@ pub fn send(args: SendArgs) -> Result<Exit, CliError> {
             .with_context(|| format!("cannot read {}", path.display()))?,
         None => smtp_harness::certs::embedded_ca_pem().to_owned(),
     };
-    let mut options = ClientOptions::trusting(&ca, &args.tls_name, scenario.idle_timeout)
+    let mut options = ClientOptions::trusting(&ca, &args.tls_name, scenario.header.idle_timeout)
         .context("cannot set up TLS")?;
     for var in &args.vars {
         let Some((name, value)) = var.split_once('=') else {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::ValueEnum;
 use smtp_harness::certs::CertSource;
-use smtp_harness::{ConversationRecord, FakeSmtpServer, Render, Scenario};
+use smtp_harness::{ConversationRecord, FakeSmtpServer, Render, ServerScenario};
 
 use super::output::{StopSignals, announce, append, single_threaded_runtime};
 use super::{CliError, Exit};
@@ -66,8 +66,8 @@ const VERDICT_FLUSH: Duration = Duration::from_millis(50);
 /// Loads the scenario and serves it on a runtime of `--threads` threads.
 pub fn serve(args: ServeArgs) -> Result<Exit, CliError> {
     let loaded = match &args.case {
-        Some(case) => Scenario::from_file_case(&args.scenario, case),
-        None => Scenario::from_file(&args.scenario),
+        Some(case) => ServerScenario::from_file_case(&args.scenario, case),
+        None => ServerScenario::from_file(&args.scenario),
     };
     let scenario = loaded.map_err(CliError::usage)?;
     let runtime = if args.threads > 1 {
@@ -88,7 +88,7 @@ pub fn serve(args: ServeArgs) -> Result<Exit, CliError> {
     })
 }
 
-async fn play(scenario: Scenario, args: ServeArgs) -> Result<Exit, CliError> {
+async fn play(scenario: ServerScenario, args: ServeArgs) -> Result<Exit, CliError> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let mut builder = FakeSmtpServer::builder(scenario)
         .listen(args.listen.clone())

@@ -1,24 +1,14 @@
-//! Effects on the receiver's side, read from its folder: files present, log lines written
-//! (`expect files …`, `expect line …`), waited for after the conversation.
+//! Effects on the receiver's side, read from its folder: files present, log lines written.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::ClientOptions;
-use crate::scenario::{Expectation, ExpectationKind};
+use crate::scenario::{Effect, EffectKind};
 use crate::verify::Failure;
 
-/// Checks every effect expectation, waiting up to `effects_wait` for them all to hold.
-pub(super) async fn check(expectations: &[Expectation], options: &ClientOptions) -> Vec<Failure> {
-    let effects: Vec<&Expectation> = expectations
-        .iter()
-        .filter(|e| {
-            matches!(
-                e.kind,
-                ExpectationKind::Files { .. } | ExpectationKind::LogLine { .. }
-            )
-        })
-        .collect();
+/// Checks every effect, waiting up to `effects_wait` for them all to hold.
+pub(super) async fn check(effects: &[Effect], options: &ClientOptions) -> Vec<Failure> {
     if effects.is_empty() {
         return Vec::new();
     }
@@ -43,14 +33,14 @@ pub(super) async fn check(expectations: &[Expectation], options: &ClientOptions)
     }
 }
 
-fn judge(e: &Expectation, dir: &Path) -> Option<Failure> {
+fn judge(e: &Effect, dir: &Path) -> Option<Failure> {
     let actual = match &e.kind {
-        ExpectationKind::Files { glob, count } => {
+        EffectKind::Files { glob, count } => {
             let found = files(dir).into_iter().filter(|p| glob.matches(p)).count();
             (found != *count as usize).then(|| format!("{found} file(s) match"))
         }
         // The file may be a glob too (`comments/*`): some line of some match.
-        ExpectationKind::LogLine { file, glob } => {
+        EffectKind::LogLine { file, glob } => {
             let pattern = crate::pattern::Pattern::new(file.as_str());
             let candidates: Vec<String> = if pattern.is_literal() {
                 vec![file.clone()]
@@ -71,7 +61,6 @@ fn judge(e: &Expectation, dir: &Path) -> Option<Failure> {
                     .then(|| format!("no line of {file} matches"))
             }
         }
-        _ => None,
     }?;
     Some(Failure {
         line: e.line,

@@ -14,14 +14,14 @@ use tokio::net::TcpStream;
 
 use super::{ClientOptions, effects};
 use crate::pattern::Pattern;
-use crate::scenario::{Role, Scenario, StepKind};
+use crate::scenario::{ClientScenario, ClientStepKind};
 use crate::transcript::{Closer, Event, Transcript};
 use crate::verify::{ConversationRecord, Failure};
 use crate::wire::{Connection, ReplyLineDecoder, WireError};
 
 /// The client while it plays.
 struct Player<'a> {
-    scenario: &'a Scenario,
+    scenario: &'a ClientScenario,
     options: &'a ClientOptions,
     conn: Connection,
     replies: ReplyLineDecoder,
@@ -40,7 +40,7 @@ struct Stop;
 /// Plays a `role client` scenario against `target`; the record's transcript has `->` for what
 /// the server sent and `<-` for what the client sent.
 pub async fn play(
-    scenario: &Scenario,
+    scenario: &ClientScenario,
     target: SocketAddr,
     options: &ClientOptions,
 ) -> ConversationRecord {
@@ -48,18 +48,6 @@ pub async fn play(
     transcript.push(Event::Opened {
         peer: target.to_string(),
     });
-    let mut failures = Vec::new();
-    if scenario.role != Role::Client {
-        failures.push(Failure {
-            line: 1,
-            expected: "a scenario with `role client`".into(),
-            actual: "it plays the server side (use `smtp-harness serve` for it)".into(),
-        });
-        return ConversationRecord {
-            transcript,
-            failures,
-        };
-    }
     let conn = match tokio::time::timeout(options.timeout, TcpStream::connect(target)).await {
         Ok(Ok(tcp)) => Connection::new(tcp),
         Ok(Err(e)) => return unreachable_target(transcript, format!("cannot connect: {e}")),
@@ -71,7 +59,7 @@ pub async fn play(
         conn,
         replies: ReplyLineDecoder::default(),
         transcript,
-        failures,
+        failures: Vec::new(),
         pace: None,
         challenged: false,
         closed_by: None,
@@ -101,21 +89,19 @@ impl Player<'_> {
         let scenario = self.scenario;
         for step in &scenario.script {
             match &step.kind {
-                StepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
-                StepKind::Raw(bytes) => {
+                ClientStepKind::Expect(pattern) => self.expect(step.line, pattern).await?,
+                ClientStepKind::Send(bytes) => {
                     let bytes = self.options.fill(bytes);
                     self.send_lines(&bytes).await?;
                 }
-                StepKind::Message(path) => self.send_message(step.line, path).await?,
-                StepKind::Tls => self.start_tls(step.line).await?,
-                StepKind::Pause(d) => tokio::time::sleep(*d).await,
-                StepKind::Slow(d) => self.pace = (!d.is_zero()).then_some(*d),
-                StepKind::Close => {
+                ClientStepKind::Message(path) => self.send_message(step.line, path).await?,
+                ClientStepKind::Tls => self.start_tls(step.line).await?,
+                ClientStepKind::Pause(d) => tokio::time::sleep(*d).await,
+                ClientStepKind::Slow(d) => self.pace = (!d.is_zero()).then_some(*d),
+                ClientStepKind::Close => {
                     self.close(Closer::Client, None).await;
                     return Err(Stop);
                 }
-                // A client scenario has no server replies to send (the parser makes `S:` globs).
-                StepKind::Send(_) => {}
             }
         }
         Ok(())
@@ -227,6 +213,7 @@ impl Player<'_> {
     fn message_path(&self, path: &str) -> PathBuf {
         let dir = self
             .scenario
+            .header
             .path
             .as_deref()
             .and_then(Path::parent)
@@ -337,7 +324,7 @@ impl Player<'_> {
             &self.scenario.expectations,
             &self.transcript,
         ));
-        failures.extend(effects::check(&self.scenario.expectations, self.options).await);
+        failures.extend(effects::check(&self.scenario.effects, self.options).await);
         ConversationRecord {
             transcript: self.transcript,
             failures,

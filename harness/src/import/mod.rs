@@ -3,15 +3,9 @@
 //!
 //! Every input format is first parsed into one common model, an ordered list of [`Entry`]s
 //! (a server line, a client line, or "TLS started", each with its input line number); the
-//! scenario text is then made from that list by [`render`]:
-//!
-//! - server lines become `S:` lines, verbatim (multi-line replies byte for byte); a server line
-//!   that was cut so badly that it is no reply line any more is repaired (its code taken from its
-//!   neighbours) with a comment saying so;
-//! - client lines become `C:` globs: the verb is kept, arguments that vary are `*`
-//!   (`EHLO*`, `MAIL FROM:<*>*`, `RCPT TO:<*>*`, `AUTH LOGIN*`); AUTH payloads and every line
-//!   answering a `334` become `C: *`, so credentials never reach the scenario;
-//! - TLS started becomes `tls` (and `certificate valid`).
+//! scenario text is then made from that list by [`render`], with the renderer that lives with
+//! the scenario model ([`crate::scenario::render`]): server lines verbatim (a cut one repaired,
+//! with a comment), client lines as globs, credentials as `C: *`, TLS as `tls`.
 //!
 //! Input that cannot be read gives an [`ImportError`] naming the file and line; nothing is
 //! half-made.
@@ -25,36 +19,10 @@ mod smtplib;
 mod swaks;
 mod transcript;
 
-use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::reply::is_reply_line;
-
-/// One thing that happened in the imported conversation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Item {
-    /// A line the server sent (without CRLF).
-    Server(String),
-    /// A line the client sent (without CRLF).
-    Client(String),
-    /// The TLS handshake completed.
-    TlsStarted,
-}
-
-/// An [`Item`] with the 1-based input line it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Entry {
-    /// 1-based line of the input.
-    pub line: usize,
-    /// What happened.
-    pub item: Item,
-}
-
-impl Entry {
-    fn new(line: usize, item: Item) -> Self {
-        Entry { line, item }
-    }
-}
+pub use crate::scenario::render::{Entry, Item};
+use crate::scenario::render::{Preamble, RenderError, render_scenario};
 
 /// The input formats `import` reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +150,16 @@ impl ImportError {
     }
 }
 
+impl From<RenderError> for ImportError {
+    fn from(error: RenderError) -> Self {
+        let message = error.message();
+        match error.line() {
+            Some(line) => ImportError::line(error.origin(), line, message),
+            None => ImportError::input(error.origin(), message),
+        }
+    }
+}
+
 /// The result of an import: the scenario text and what it was made from.
 #[derive(Clone, Debug)]
 pub struct Imported {
@@ -189,7 +167,7 @@ pub struct Imported {
     pub format: Format,
     /// The conversation, as parsed.
     pub entries: Vec<Entry>,
-    /// The scenario text (it passes [`crate::Scenario::parse`]).
+    /// The scenario text (it passes [`crate::ServerScenario::parse`]).
     pub scenario: String,
 }
 
@@ -362,11 +340,6 @@ pub(crate) fn wire_lines(text: &str) -> Vec<String> {
     lines
 }
 
-/// Host name put into a server line whose host name was cut.
-const REPAIRED_HOST: &str = "smtp.example";
-/// Address put into a server line whose address was cut (`[]`).
-const REPAIRED_ADDRESS: &str = "[127.0.0.1]";
-
 /// Makes the scenario text from the common model.
 ///
 /// # Errors
@@ -398,312 +371,12 @@ fn render_with_notes(
             .to_owned(),
     ];
     comments.extend(notes.iter().cloned());
-    let header = Header {
+    let preamble = Preamble {
         comments,
         name: format!("Imported from {}", label.replace('\n', " ")),
         client_heading: "What the customer's client did.".to_owned(),
     };
-    render_scenario(entries, source, &header)
-}
-
-/// What a rendered scenario starts with, and the heading of the expectations it ends with.
-#[derive(Clone, Debug)]
-pub(crate) struct Header {
-    /// Comment lines (without `# `) at the top.
-    pub comments: Vec<String>,
-    /// The scenario's `name`.
-    pub name: String,
-    /// The comment above the expectations about the client (without `# `).
-    pub client_heading: String,
-}
-
-/// Makes the scenario text from the common model, under `header`: the renderer shared by
-/// `import` and `record`.
-pub(crate) fn render_scenario(
-    entries: &[Entry],
-    source: &str,
-    header: &Header,
-) -> Result<String, ImportError> {
-    if !entries.iter().any(|e| matches!(e.item, Item::Server(_))) {
-        return Err(ImportError::input(
-            source,
-            "no server line found: there is no conversation to import",
-        ));
-    }
-    let tls = entries.iter().any(|e| e.item == Item::TlsStarted);
-    // TLS before the greeting: implicit TLS (port 465), a setting rather than a step.
-    let implicit_tls = entries.first().is_some_and(|e| e.item == Item::TlsStarted);
-    let entries = if implicit_tls { &entries[1..] } else { entries };
-    let mut out = String::new();
-    for comment in &header.comments {
-        let _ = writeln!(out, "# {comment}");
-    }
-    let _ = writeln!(out, "name {}", header.name.replace('\n', " "));
-    if tls {
-        out.push_str("certificate valid\n");
-    }
-    if implicit_tls {
-        out.push_str("implicit-tls\n");
-    }
-    out.push('\n');
-
-    if matches!(
-        entries.first(),
-        Some(Entry {
-            item: Item::Client(_),
-            ..
-        })
-    ) {
-        // Debug output often starts after the greeting (smtplib logs nothing before its first
-        // command when the level is set after connecting).
-        out.push_str(
-            "# added: the input starts after the server's greeting; a scenario starts with one\n",
-        );
-        let _ = writeln!(out, "S: 220 {REPAIRED_HOST} ESMTP");
-    }
-    let mut last_code: Option<u16> = None;
-    let mut in_sasl = false;
-    let mut in_data = false;
-    let mut advertised_auth = false;
-    let mut starttls_seen = false;
-    let mut auth_seen = false;
-    let mut auth_before_starttls = false;
-    let mut quit_after: Option<u16> = None;
-    let mut last_verb = String::new();
-    let mut i = 0;
-    while i < entries.len() {
-        match &entries[i].item {
-            Item::TlsStarted => {
-                out.push_str("tls\n");
-                advertised_auth = false;
-                i += 1;
-            }
-            Item::Client(line) => {
-                if in_data {
-                    // Message content between 354 and the final dot: the server reads it
-                    // itself before the next reply.
-                    if line == "." {
-                        in_data = false;
-                    }
-                    i += 1;
-                    continue;
-                }
-                let verb = line
-                    .split_whitespace()
-                    .next()
-                    .unwrap_or("")
-                    .to_ascii_uppercase();
-                last_verb.clone_from(&verb);
-                let glob = if in_sasl || last_code == Some(334) {
-                    "*".to_owned()
-                } else {
-                    client_glob(line)
-                };
-                if verb == "QUIT" && !in_sasl && quit_after.is_none() {
-                    quit_after = last_code.filter(|c| *c >= 400);
-                }
-                if verb == "STARTTLS" && !in_sasl {
-                    starttls_seen = true;
-                }
-                if verb == "AUTH" && !in_sasl {
-                    if !auth_seen && !starttls_seen {
-                        auth_before_starttls = true;
-                    }
-                    auth_seen = true;
-                    in_sasl = true;
-                }
-                let _ = writeln!(out, "C: {glob}");
-                i += 1;
-            }
-            Item::Server(_) => {
-                // A reply after 354 means the content is over (curl does not show its dot).
-                in_data = false;
-                // One run of consecutive server lines: one or more replies.
-                let start = i;
-                while i < entries.len() && matches!(entries[i].item, Item::Server(_)) {
-                    i += 1;
-                }
-                let run: Vec<(usize, &str)> = entries[start..i]
-                    .iter()
-                    .map(|e| match &e.item {
-                        Item::Server(s) => (e.line, s.as_str()),
-                        _ => unreachable!("the run holds server lines only"),
-                    })
-                    .collect();
-                let lines = repair_run(&run, source)?;
-                // An EHLO list without the AUTH the client then used: add it, so that clients
-                // that only use advertised mechanisms take the same path.
-                let next_auth = entries[i..]
-                    .iter()
-                    .find_map(|e| match &e.item {
-                        Item::Client(c) => Some(c.as_str()),
-                        _ => None,
-                    })
-                    .filter(|c| {
-                        c.split_whitespace()
-                            .next()
-                            .is_some_and(|v| v.eq_ignore_ascii_case("AUTH"))
-                    })
-                    .and_then(|c| c.split_whitespace().nth(1))
-                    .filter(|m| is_mechanism(m))
-                    .map(str::to_ascii_uppercase);
-                for (_, l, _) in &lines {
-                    if l.len() > 4 && l[4..].to_ascii_uppercase().starts_with("AUTH") {
-                        advertised_auth = true;
-                    }
-                }
-                let ehlo_reply = last_verb == "EHLO"
-                    && lines.len() > 1
-                    && lines.iter().all(|(_, l, _)| l.starts_with("250"));
-                let mut added_auth = None;
-                if let (true, false, Some(mech)) = (ehlo_reply, advertised_auth, &next_auth) {
-                    added_auth = Some(format!("250-AUTH {mech}"));
-                }
-                let count = lines.len();
-                for (k, (line_no, text, repaired)) in lines.iter().enumerate() {
-                    if let Some(original) = repaired {
-                        let _ = writeln!(
-                            out,
-                            "# line {line_no} of the input, {}, is no reply line (it was cut): repaired, its code taken from its neighbours",
-                            crate::transcript::quote(original.as_bytes())
-                        );
-                    }
-                    if let (true, Some(auth)) = (k + 1 == count, &added_auth) {
-                        let _ = writeln!(
-                            out,
-                            "# added: the client sent AUTH {} although this list did not offer it; clients that only use advertised mechanisms need it",
-                            next_auth.as_deref().unwrap_or("")
-                        );
-                        let _ = writeln!(out, "S: {auth}");
-                    }
-                    let _ = writeln!(out, "S: {}", crate::scenario::reply_line_text(text));
-                }
-                let last = &lines[count - 1].1;
-                let code: u16 = last[..3].parse().unwrap_or(0);
-                last_code = Some(code);
-                if in_sasl && code != 334 {
-                    in_sasl = false;
-                }
-                if code == 354 {
-                    in_data = true;
-                }
-            }
-        }
-    }
-    let mut expectations = Vec::new();
-    if starttls_seen && auth_seen && !auth_before_starttls {
-        expectations.push("expect STARTTLS before AUTH".to_owned());
-    }
-    if let Some(code) = quit_after {
-        expectations.push(format!("expect QUIT after {code}"));
-    }
-    if !expectations.is_empty() {
-        let _ = writeln!(out, "\n# {}", header.client_heading);
-        for e in expectations {
-            let _ = writeln!(out, "{e}");
-        }
-    }
-
-    // Positions in this error are the made scenario's, not the input's: say so.
-    crate::scenario::parse(&out, "the made scenario").map_err(|e| {
-        ImportError::input(
-            source,
-            format!("the scenario made from it does not load ({e}); please report this input"),
-        )
-    })?;
-    Ok(out)
-}
-
-/// A server line after repair: its input line, its text, and the original if it was repaired.
-type Repaired<'a> = (usize, String, Option<&'a str>);
-
-/// Repairs the server lines of one run: `(input line, text, Some(original) if repaired)`.
-fn repair_run<'a>(
-    run: &[(usize, &'a str)],
-    source: &str,
-) -> Result<Vec<Repaired<'a>>, ImportError> {
-    let code_of = |l: &str| -> Option<u16> {
-        if is_reply_line(l) {
-            l.get(..3).and_then(|c| c.parse().ok())
-        } else {
-            None
-        }
-    };
-    let mut out = Vec::with_capacity(run.len());
-    for (k, &(line_no, text)) in run.iter().enumerate() {
-        if is_reply_line(text) {
-            out.push((line_no, text.to_owned(), None));
-            continue;
-        }
-        let code = run[k + 1..]
-            .iter()
-            .find_map(|(_, l)| code_of(l))
-            .or_else(|| run[..k].iter().rev().find_map(|(_, l)| code_of(l)))
-            .ok_or_else(|| {
-                ImportError::line(
-                    source,
-                    line_no,
-                    format!(
-                        "a server line that is no reply and has no neighbour to take a code from: {}",
-                        crate::transcript::quote(text.as_bytes())
-                    ),
-                )
-            })?;
-        let separator = if k + 1 < run.len() { '-' } else { ' ' };
-        let mut repaired = text.replace("[]", REPAIRED_ADDRESS);
-        if repaired.starts_with(' ') || repaired.is_empty() {
-            repaired = format!("{REPAIRED_HOST}{repaired}");
-        }
-        out.push((
-            line_no,
-            format!("{code}{separator}{}", repaired.trim_end()),
-            Some(text),
-        ));
-    }
-    Ok(out)
-}
-
-/// SASL mechanisms kept in `C: AUTH MECH*` (any other word after AUTH may be a payload).
-const MECHANISMS: &[&str] = &[
-    "PLAIN",
-    "LOGIN",
-    "CRAM-MD5",
-    "DIGEST-MD5",
-    "XOAUTH2",
-    "XOAUTH",
-    "OAUTHBEARER",
-    "PLAIN-CLIENTTOKEN",
-    "NTLM",
-    "GSSAPI",
-    "SCRAM-SHA-1",
-    "SCRAM-SHA-256",
-    "EXTERNAL",
-    "ANONYMOUS",
-];
-
-fn is_mechanism(word: &str) -> bool {
-    MECHANISMS.iter().any(|m| m.eq_ignore_ascii_case(word))
-}
-
-/// The glob a client line becomes: the verb kept, what varies `*`.
-fn client_glob(line: &str) -> String {
-    let mut words = line.split_whitespace();
-    let verb = words.next().unwrap_or("").to_ascii_uppercase();
-    match verb.as_str() {
-        "" => "*".to_owned(),
-        "EHLO" | "HELO" | "LHLO" => format!("{verb}*"),
-        "MAIL" => "MAIL FROM:<*>*".to_owned(),
-        "RCPT" => "RCPT TO:<*>*".to_owned(),
-        "AUTH" => match words.next().map(str::to_ascii_uppercase) {
-            Some(mech) if is_mechanism(&mech) => format!("AUTH {mech}*"),
-            _ => "AUTH*".to_owned(),
-        },
-        "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" if words.next().is_none() => verb,
-        "STARTTLS" | "QUIT" | "RSET" | "DATA" | "NOOP" | "BDAT" | "VRFY" | "EXPN" | "HELP"
-        | "ETRN" | "XCLIENT" | "XFORWARD" | "BURL" | "ATRN" | "TURN" => format!("{verb}*"),
-        // Anything else may be a credential (base64 without padding looks like a word).
-        _ => "*".to_owned(),
-    }
+    Ok(render_scenario(entries, source, &preamble)?)
 }
 
 /// For formats that log no TLS event: a `220` answering `STARTTLS` is followed by the handshake.
@@ -745,47 +418,6 @@ pub(crate) fn infer_tls(entries: Vec<Entry>) -> Vec<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn client_globs_keep_the_verb_and_hide_what_varies() {
-        assert_eq!(client_glob("EHLO"), "EHLO*");
-        assert_eq!(client_glob("ehlo host.example"), "EHLO*");
-        assert_eq!(
-            client_glob("MAIL FROM:<a@b.example> SIZE=12"),
-            "MAIL FROM:<*>*"
-        );
-        assert_eq!(client_glob("RCPT TO:<c@d.example>"), "RCPT TO:<*>*");
-        assert_eq!(
-            client_glob("AUTH PLAIN AGFsaWNlAHMzY3JldA=="),
-            "AUTH PLAIN*"
-        );
-        assert_eq!(client_glob("STARTTLS"), "STARTTLS");
-        assert_eq!(client_glob("[redacted]"), "*");
-        assert_eq!(
-            client_glob("aXRyZWFsbHl3YXM"),
-            "*",
-            "unpadded base64 is no verb"
-        );
-        assert_eq!(client_glob("BDAT 12 LAST"), "BDAT*");
-        assert_eq!(
-            client_glob("AUTH cHc="),
-            "AUTH*",
-            "no mechanism: maybe a payload"
-        );
-    }
-
-    #[test]
-    fn a_cut_ehlo_line_is_repaired_with_the_code_of_its_neighbours() {
-        let run = [
-            (3, " at your service, []"),
-            (4, "250-SIZE 35882577"),
-            (5, "250 PIPELINING"),
-        ];
-        let out = repair_run(&run, "x").expect("repairs");
-        assert_eq!(out[0].1, "250-smtp.example at your service, [127.0.0.1]");
-        assert_eq!(out[0].2, Some(" at your service, []"));
-        assert_eq!(out[1].2, None);
-    }
 
     #[test]
     fn format_names_round_trip() {

@@ -32,7 +32,7 @@ use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_rustls::rustls::{ClientConfig, ServerConfig};
 
 use crate::certs::{CertError, CertSource, CertVariant};
-use crate::import::ImportError;
+use crate::scenario::render::RenderError;
 
 pub use recorder::Recorder;
 pub use recording::Recording;
@@ -65,7 +65,7 @@ pub enum RecordError {
     Empty,
     /// The recorded conversation did not make a loadable scenario (a bug: please report it).
     #[error("the recorded conversation does not make a scenario: {0}")]
-    Scenario(ImportError),
+    Scenario(RenderError),
 }
 
 /// How the proxy connects to the upstream and to its clients.

@@ -2,7 +2,7 @@
 //! scenario replaying the upstream's side of it (made by the renderer `import` uses).
 
 use super::RecordError;
-use crate::import::{Entry, Header, Item};
+use crate::scenario::render::{Entry, Item, Preamble, render_scenario};
 use crate::transcript::{Event, Transcript};
 
 /// One proxied connection, as recorded.
@@ -87,13 +87,12 @@ impl Recording {
                 .iter()
                 .map(|n| format!("The proxy {}.", n.replace(['\r', '\n'], " "))),
         );
-        let header = Header {
+        let preamble = Preamble {
             comments,
             name: format!("Recorded from {}", self.upstream),
             client_heading: "What the recorded client did.".to_owned(),
         };
-        crate::import::render_scenario(&self.entries(), &self.upstream, &header)
-            .map_err(RecordError::Scenario)
+        render_scenario(&self.entries(), &self.upstream, &preamble).map_err(RecordError::Scenario)
     }
 
     /// One line for a log: the connection, what was recorded, how it ended.
@@ -170,7 +169,7 @@ mod tests {
         assert!(text.contains("C: AUTH PLAIN*\n"), "{text}");
         assert!(!text.contains("redacted"), "{text}");
         assert!(text.contains("S: 535 5.7.8 Authentication credentials invalid\n"));
-        crate::scenario::parse(&text, "<recorded>").expect("loads");
+        crate::scenario::ServerScenario::parse(&text, "<recorded>").expect("loads");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Judging a run: what the server saw go wrong (from the transcripts), whether the sender said
 //! it succeeded, and whether that is what the scenario expected.
 
-use crate::scenario::{OutcomeKind, Scenario, SmtpStep};
+use crate::scenario::{OutcomeKind, ServerScenario, SmtpStep};
 use crate::transcript::{Closer, Event, Transcript};
 use crate::verify::ConversationRecord;
 
@@ -174,7 +174,7 @@ impl Observed {
 
 /// The reasons a run failed (empty: it passed).
 pub fn problems(
-    scenario: &Scenario,
+    scenario: &ServerScenario,
     observed: &Observed,
     records: &[ConversationRecord],
 ) -> Vec<String> {

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{Job, JobResult};
-use crate::scenario::{ScenarioError, ScenarioFile, SenderKind};
+use crate::scenario::{AnyScenario, AnyScenarioFile, ScenarioError, SenderKind};
 
 /// Everything a run will do, made by [`load`] and carried out by [`super::execute`].
 #[derive(Clone, Debug, Default)]
@@ -105,19 +105,28 @@ pub fn load(paths: &[PathBuf], only: Option<SenderKind>) -> Result<Plan, LoadErr
     let mut problems = Vec::new();
     for given in &files {
         let (file, only_case) = split_case(given);
-        match ScenarioFile::from_file(&file) {
-            Ok(loaded) if loaded.cases.is_empty() && only_case.is_none() => {
-                scenarios.push((file.display().to_string(), loaded.persona));
+        match AnyScenarioFile::from_file(&file) {
+            Ok(loaded) if loaded.case_names().is_empty() && only_case.is_none() => {
+                let scenario = match loaded {
+                    AnyScenarioFile::Server(f) => AnyScenario::Server(f.persona),
+                    AnyScenarioFile::Client(c) => AnyScenario::Client(c),
+                };
+                scenarios.push((file.display().to_string(), scenario));
             }
             Ok(loaded) => {
                 let names = loaded.case_names();
                 merge_case_order(&mut case_order, &names);
                 let cases: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
                 let before = scenarios.len();
-                for case in loaded.cases {
-                    let name = case.case.clone().unwrap_or_default();
+                let server_cases = match loaded {
+                    AnyScenarioFile::Server(f) => f.cases,
+                    AnyScenarioFile::Client(_) => Vec::new(),
+                };
+                for case in server_cases {
+                    let name = case.header.case.clone().unwrap_or_default();
                     if only_case.as_ref().is_none_or(|only| *only == name) {
-                        scenarios.push((format!("{}#{name}", file.display()), case));
+                        let name = format!("{}#{name}", file.display());
+                        scenarios.push((name, AnyScenario::Server(case)));
                     }
                 }
                 if scenarios.len() == before {

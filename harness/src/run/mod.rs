@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::certs::{CertSource, CertVariant};
-use crate::scenario::{Scenario, SenderKind, Trust};
+use crate::scenario::{AnyScenario, SenderKind, ServerScenario, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
 pub use execute::{
@@ -42,7 +42,7 @@ pub struct Job {
     /// The scenario file as given (for reports).
     pub name: String,
     /// The scenario.
-    pub scenario: Arc<Scenario>,
+    pub scenario: Arc<AnyScenario>,
     /// The sender.
     pub sender: SenderKind,
 }
@@ -51,20 +51,20 @@ pub struct Job {
 /// sender if the line lists it. A scenario without a `sender` line runs only with `only` (and
 /// default sender settings); the pairs left out come back as skipped results.
 pub fn plan(
-    scenarios: Vec<(String, Scenario)>,
+    scenarios: Vec<(String, AnyScenario)>,
     only: Option<SenderKind>,
 ) -> (Vec<Job>, Vec<JobResult>) {
     let mut jobs = Vec::new();
     let mut skipped = Vec::new();
     for (name, scenario) in scenarios {
-        let listed: Vec<SenderKind> = scenario
-            .sender
-            .as_ref()
-            .map(|s| s.senders.clone())
-            .unwrap_or_default();
+        let listed: Vec<SenderKind> = match &scenario {
+            AnyScenario::Server(s) => s.sender.as_ref().map(|s| s.senders.clone()),
+            AnyScenario::Client(_) => None,
+        }
+        .unwrap_or_default();
         let skip = |why: String| JobResult {
             scenario: name.clone(),
-            case: CaseLabel::of(&scenario),
+            case: CaseLabel::of(scenario.header()),
             sender: only.unwrap_or(SenderKind::Appliance),
             verdict: Verdict::Skip(why),
             observed: String::new(),
@@ -73,9 +73,9 @@ pub fn plan(
             elapsed: Duration::ZERO,
             records: Vec::new(),
         };
-        if scenario.role == crate::scenario::Role::Client {
+        if let AnyScenario::Client(client) = &scenario {
             let for_appliance = only.is_none_or(|k| k == SenderKind::Appliance);
-            if scenario.receiver.is_some() && for_appliance {
+            if client.receiver.is_some() && for_appliance {
                 // The appliance receives; the harness is the sender.
                 let scenario = Arc::new(scenario);
                 jobs.push(Job {
@@ -142,13 +142,14 @@ impl Default for RunContext {
 /// Runs one job: a fresh server, the sender, then the judgement (or, for a client scenario,
 /// a fresh receiver and the harness as the sender).
 pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
-    if job.scenario.role == crate::scenario::Role::Client {
-        return receiver::run_receiver_job(job, ctx).await;
-    }
+    let scenario = match &*job.scenario {
+        AnyScenario::Client(client) => return receiver::run_receiver_job(job, client, ctx).await,
+        AnyScenario::Server(server) => server,
+    };
     let start = Instant::now();
     let fail = |problem: String| JobResult {
         scenario: job.name.clone(),
-        case: CaseLabel::of(&job.scenario),
+        case: CaseLabel::of(&scenario.header),
         sender: job.sender,
         verdict: Verdict::Fail,
         observed: "not run".into(),
@@ -157,7 +158,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         elapsed: start.elapsed(),
         records: Vec::new(),
     };
-    let server = match FakeSmtpServer::builder((*job.scenario).clone())
+    let server = match FakeSmtpServer::builder(scenario.clone())
         .certificates(ctx.certs.clone())
         .verify_on_drop(false)
         .start()
@@ -173,7 +174,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         Ok(w) => w,
         Err(e) => return fail(format!("cannot make a work directory: {e}")),
     };
-    let spec = job.scenario.sender.clone().unwrap_or_default();
+    let spec = scenario.sender.clone().unwrap_or_default();
     let ca = work.path().join("ca.pem");
     let trusted = match spec.trust {
         Trust::TestCa => ctx.certs.ca_pem(),
@@ -208,7 +209,7 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
     };
     let records = server.wait_until_idle(ctx.settle).await;
     let observed = judge::Observed::new(said.succeeded, &records, server.messages().len());
-    let mut problems = judge::problems(&job.scenario, &observed, &records);
+    let mut problems = judge::problems(scenario, &observed, &records);
     let known = spec
         .known
         .iter()
@@ -227,13 +228,13 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         }
     };
     let details = if verdict == Verdict::Fail {
-        account(job, &records, &redact::redact(&said.said, &spec))
+        account(job, scenario, &records, &redact::redact(&said.said, &spec))
     } else {
         String::new()
     };
     JobResult {
         scenario: job.name.clone(),
-        case: CaseLabel::of(&job.scenario),
+        case: CaseLabel::of(&scenario.header),
         sender: job.sender,
         verdict,
         observed: observed.describe(),
@@ -246,12 +247,17 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
 
 /// The account of a failed job: the script against the first connection, what the sender said
 /// (its last lines), and every transcript.
-fn account(job: &Job, records: &[crate::verify::ConversationRecord], said: &str) -> String {
+fn account(
+    job: &Job,
+    scenario: &ServerScenario,
+    records: &[crate::verify::ConversationRecord],
+    said: &str,
+) -> String {
     let mut out = String::new();
-    if !job.scenario.script.is_empty() {
+    if !scenario.script.is_empty() {
         out.push_str("script, step by step:\n");
         match records.first() {
-            Some(r) => out.push_str(&report::script_diff(&job.scenario, &r.transcript)),
+            Some(r) => out.push_str(&report::script_diff(scenario, &r.transcript)),
             None => out.push_str("   (no connection)\n"),
         }
     }

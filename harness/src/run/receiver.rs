@@ -14,17 +14,17 @@ use tokio::process::{Child, Command};
 use super::{Job, JobResult, RunContext, Verdict};
 use crate::certs::CertVariant;
 use crate::client::{ClientOptions, play};
-use crate::scenario::{NotifySpec, ReceiverSpec, Scenario};
+use crate::scenario::{ClientScenario, NotifySpec, ReceiverSpec, ServerScenario};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
 
 /// How long the receiver's programs get to start, and the effects to appear.
 const SETTLE: Duration = Duration::from_secs(10);
 
-/// Runs a client scenario against a freshly started appliance receiver.
-pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
+/// Runs a client scenario (the job's) against a freshly started appliance receiver.
+pub async fn run_receiver_job(job: &Job, scenario: &ClientScenario, ctx: &RunContext) -> JobResult {
     let start = Instant::now();
-    let outcome = drive(&job.scenario, ctx).await;
+    let outcome = drive(scenario, ctx).await;
     let (verdict, observed, problems, details, records) = match outcome {
         Ok((record, notes)) => {
             let verdict = if record.passed() {
@@ -58,7 +58,7 @@ pub async fn run_receiver_job(job: &Job, ctx: &RunContext) -> JobResult {
     };
     JobResult {
         scenario: job.name.clone(),
-        case: super::CaseLabel::of(&job.scenario),
+        case: super::CaseLabel::of(&scenario.header),
         sender: job.sender,
         verdict,
         observed,
@@ -102,7 +102,7 @@ impl ApplianceReceiver {
             .map_err(|e| format!("cannot make {}: {e}", data.display()))?;
         let appliance = &ctx.tools.appliance;
         // The loop: a fake server receives the appliance's notification first.
-        let outbound = FakeSmtpServer::builder(Scenario::accept_all())
+        let outbound = FakeSmtpServer::builder(ServerScenario::accept_all())
             .verify_on_drop(false)
             .start()
             .await
@@ -172,7 +172,7 @@ impl ApplianceReceiver {
 /// Starts the receiver, plays the script, and returns the client's record plus what the
 /// receiver did.
 async fn drive(
-    scenario: &Scenario,
+    scenario: &ClientScenario,
     ctx: &RunContext,
 ) -> Result<(crate::verify::ConversationRecord, String), String> {
     let spec = scenario.receiver.clone().unwrap_or_default();

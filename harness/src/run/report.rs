@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::scenario::{Scenario, SenderKind, StepKind};
+use crate::scenario::{Header, SenderKind, ServerScenario, StepKind};
 use crate::transcript::{Event, Render, Transcript, quote};
 
 /// The verdict of one scenario driven by one sender.
@@ -57,9 +57,9 @@ pub struct CaseLabel {
 
 impl CaseLabel {
     /// The label of a scenario made from a `case` section, `None` for any other.
-    pub fn of(scenario: &Scenario) -> Option<Self> {
-        scenario.case.as_ref().map(|case| CaseLabel {
-            persona: scenario.name.clone(),
+    pub fn of(header: &Header) -> Option<Self> {
+        header.case.as_ref().map(|case| CaseLabel {
+            persona: header.name.clone(),
             case: case.clone(),
         })
     }
@@ -103,7 +103,7 @@ impl JobResult {
 
 /// The script, step by step, against what happened on the first connection: `ok`, the first
 /// step that went otherwise (`!!`), and the steps never reached (`--`).
-pub fn script_diff(scenario: &Scenario, transcript: &Transcript) -> String {
+pub fn script_diff(scenario: &ServerScenario, transcript: &Transcript) -> String {
     let mut out = String::new();
     let events = &transcript.events;
     let mut at = 0usize;
@@ -178,7 +178,7 @@ pub fn script_diff(scenario: &Scenario, transcript: &Transcript) -> String {
                         format!("-> {}", quote(&got)),
                     )
                 }
-                StepKind::Pause(_) | StepKind::Close | StepKind::Message(_) | StepKind::Slow(_) => {
+                StepKind::Pause(_) | StepKind::Close => {
                     (describe_step(&step.kind), Some(true), String::new())
                 }
             }
@@ -236,8 +236,6 @@ fn describe_step(kind: &StepKind) -> String {
         }
         StepKind::Expect(p) => format!("C: {p}"),
         StepKind::Raw(bytes) => format!("raw {}", quote(bytes)),
-        StepKind::Message(path) => format!("message {path}"),
-        StepKind::Slow(d) => format!("slow {d:?}"),
         StepKind::Tls => "tls".into(),
         StepKind::Pause(d) => format!("pause {d:?}"),
         StepKind::Close => "close".into(),

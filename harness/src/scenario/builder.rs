@@ -2,10 +2,10 @@
 //! validation when [`ScenarioBuilder::build`] is called.
 //!
 //! ```
-//! use smtp_harness::scenario::{Rule, Scenario};
+//! use smtp_harness::scenario::{Rule, ServerScenario};
 //! use smtp_harness::{CertVariant, Reply};
 //!
-//! let scenario = Scenario::builder()
+//! let scenario = ServerScenario::builder()
 //!     .name("gmail, bad password")
 //!     .certificate(CertVariant::Valid)
 //!     .send(Reply::new(220, "smtp.gmail.com ESMTP ready"))
@@ -20,7 +20,7 @@
 
 use std::time::Duration;
 
-use super::{Action, Rule, Scenario, ScenarioError, Step, StepKind};
+use super::{Action, Rule, ScenarioError, ServerScenario, Step, StepKind};
 use crate::certs::CertVariant;
 use crate::pattern::Pattern;
 use crate::reply::Reply;
@@ -29,19 +29,19 @@ use crate::wire::Verb;
 /// Where errors of built scenarios point (there is no file).
 const ORIGIN: &str = "<builder>";
 
-/// Builds a [`Scenario`] step by step; see the module docs.
+/// Builds a [`ServerScenario`] step by step; see the module docs.
 #[derive(Debug)]
 #[must_use = "call .build() to get the scenario"]
 pub struct ScenarioBuilder {
-    scenario: Scenario,
+    scenario: ServerScenario,
     expectations: Vec<String>,
 }
 
-impl Scenario {
+impl ServerScenario {
     /// A builder for a scenario made in Rust (everything optional: defaults throughout).
     pub fn builder() -> ScenarioBuilder {
-        let mut scenario = Scenario::accept_all();
-        scenario.name = "built in Rust".into();
+        let mut scenario = ServerScenario::accept_all();
+        scenario.header.name = "built in Rust".into();
         ScenarioBuilder {
             scenario,
             expectations: Vec::new(),
@@ -52,31 +52,31 @@ impl Scenario {
 impl ScenarioBuilder {
     /// A short human name.
     pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.scenario.name = name.into();
+        self.scenario.header.name = name.into();
         self
     }
 
     /// The host name used in default replies.
     pub fn hostname(mut self, hostname: impl Into<String>) -> Self {
-        self.scenario.hostname = hostname.into();
+        self.scenario.header.hostname = hostname.into();
         self
     }
 
     /// The certificate presented for STARTTLS and implicit TLS.
     pub fn certificate(mut self, variant: CertVariant) -> Self {
-        self.scenario.certificate = Some(variant);
+        self.scenario.header.certificate = Some(variant);
         self
     }
 
     /// TLS from the first byte (the port-465 style).
     pub fn implicit_tls(mut self) -> Self {
-        self.scenario.implicit_tls = true;
+        self.scenario.header.implicit_tls = true;
         self
     }
 
     /// How long the server waits for the client before `421` and closing.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
-        self.scenario.idle_timeout = timeout;
+        self.scenario.header.idle_timeout = timeout;
         self
     }
 
@@ -134,9 +134,9 @@ impl ScenarioBuilder {
     /// # Errors
     /// [`ScenarioError`] pointing at `<builder>`: a malformed expectation or a scenario that
     /// cannot be played (a rule without actions, TLS without a certificate …).
-    pub fn build(mut self) -> Result<Scenario, ScenarioError> {
+    pub fn build(mut self) -> Result<ServerScenario, ScenarioError> {
         for (i, text) in self.expectations.iter().enumerate() {
-            let parsed = super::parse(&format!("expect {text}\n"), ORIGIN)?;
+            let parsed = ServerScenario::parse(&format!("expect {text}\n"), ORIGIN)?;
             for mut exp in parsed.expectations {
                 exp.line = i + 1;
                 self.scenario.expectations.push(exp);
@@ -159,7 +159,7 @@ impl ScenarioBuilder {
                 message: format!("the rule for {} has no reply or action", rule.verb),
             });
         }
-        super::validate::validate(&self.scenario, ORIGIN, 0)?;
+        super::validate::server(&self.scenario, ORIGIN, 0)?;
         Ok(self.scenario)
     }
 }
@@ -264,18 +264,22 @@ mod tests {
 
     #[test]
     fn built_scenarios_are_validated_like_files() {
-        let err = Scenario::builder().tls().build().unwrap_err().to_string();
+        let err = ServerScenario::builder()
+            .tls()
+            .build()
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("<builder>:0: `tls` needs a certificate"),
             "{err}"
         );
-        let err = Scenario::builder()
+        let err = ServerScenario::builder()
             .rule(Rule::when("RCPT"))
             .build()
             .unwrap_err()
             .to_string();
         assert_eq!(err, "<builder>:0: the rule for RCPT has no reply or action");
-        let err = Scenario::builder()
+        let err = ServerScenario::builder()
             .expect("sometimes")
             .build()
             .unwrap_err()
@@ -288,13 +292,13 @@ mod tests {
 
     #[test]
     fn built_scenario_equals_the_parsed_one() {
-        let built = Scenario::builder()
+        let built = ServerScenario::builder()
             .name("x")
             .send(Reply::new(220, "hi"))
             .rule(Rule::when("rcpt").nth(2).reply(Reply::new(452, "4.5.3 no")))
             .build()
             .unwrap();
-        let parsed = Scenario::parse(
+        let parsed = ServerScenario::parse(
             "name x\nS: 220 hi\nwhen RCPT #2\n    S: 452 4.5.3 no\n",
             "<inline>",
         )

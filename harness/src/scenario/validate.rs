@@ -1,33 +1,37 @@
 //! Checks that a parsed scenario can be played, so that it is refused when loaded rather than
 //! halfway through a run.
 
-use super::parse::SASL_MECHANISMS;
-use super::{Action, Scenario, ScenarioError, StepKind};
+use super::{Action, ClientScenario, ClientStepKind, ScenarioError, ServerScenario, StepKind};
 use crate::wire::Verb;
 
-/// Checks that the scenario can be played. In a case combined with a persona, the first
-/// `case_rules` rules are the case's: they may shadow the persona's (that is their point),
-/// but not each other.
-pub(super) fn validate(
-    scenario: &Scenario,
-    origin: &str,
-    case_rules: usize,
-) -> Result<(), ScenarioError> {
-    let invalid = |line: usize, message: String| ScenarioError::Invalid {
+/// SASL mechanisms whose exchange the server can run itself.
+const SASL_MECHANISMS: &[&str] = &crate::wire::sasl::Mechanism::NAMES;
+
+/// An error at a line of `origin`.
+fn at(origin: &str) -> impl Fn(usize, String) -> ScenarioError + '_ {
+    move |line, message| ScenarioError::Invalid {
         path: origin.to_owned(),
         line,
         message,
-    };
+    }
+}
+
+/// Checks that a server scenario can be played. In a case combined with a persona, the first
+/// `case_rules` rules are the case's: they may shadow the persona's (that is their point),
+/// but not each other.
+pub(super) fn server(
+    scenario: &ServerScenario,
+    origin: &str,
+    case_rules: usize,
+) -> Result<(), ScenarioError> {
+    let invalid = at(origin);
     let needs_cert = |what: &str| {
         format!(
             "{what} needs a certificate: add `certificate valid` (or expired, wrong-host, self-signed, unknown-ca) before the script"
         )
     };
-    if scenario.role == super::Role::Client {
-        return validate_client(scenario, &invalid);
-    }
-    if scenario.certificate.is_none() {
-        if scenario.implicit_tls {
+    if scenario.header.certificate.is_none() {
+        if scenario.header.implicit_tls {
             return Err(invalid(1, needs_cert("`implicit-tls`")));
         }
         if let Some(step) = scenario.script.iter().find(|s| s.kind == StepKind::Tls) {
@@ -45,7 +49,7 @@ pub(super) fn validate(
             }
         }
     }
-    if scenario.implicit_tls {
+    if scenario.header.implicit_tls {
         for rule in &scenario.rules {
             if rule.tls == Some(false) {
                 return Err(invalid(rule.line, "this rule can never match: with `implicit-tls` no command is sent in clear text".into()));
@@ -67,7 +71,11 @@ pub(super) fn validate(
                 .into(),
         ));
     }
-    nothing_after_close(scenario, &invalid)?;
+    let closes = scenario
+        .script
+        .iter()
+        .map(|s| (s.line, s.kind == StepKind::Close));
+    nothing_after_close(closes, &invalid)?;
 
     // A 220 to STARTTLS must be followed by the handshake (or a deliberate fault).
     let mut last_expect: Option<&crate::pattern::Pattern> = None;
@@ -183,42 +191,36 @@ pub(super) fn validate(
     Ok(())
 }
 
-/// A client scenario: no server settings that could not apply, nothing after `close`.
-fn validate_client(
-    scenario: &Scenario,
-    invalid: &dyn Fn(usize, String) -> ScenarioError,
-) -> Result<(), ScenarioError> {
-    if scenario.certificate.is_some() || scenario.implicit_tls {
+/// Checks that a client scenario can be played: no server settings that could not apply,
+/// nothing after `close`.
+pub(super) fn client(scenario: &ClientScenario, origin: &str) -> Result<(), ScenarioError> {
+    let invalid = at(origin);
+    if scenario.header.certificate.is_some() || scenario.header.implicit_tls {
         return Err(invalid(1, "`certificate` and `implicit-tls` are server settings; a client scenario gets its TLS trust from `smtp-harness send --ca`".into()));
     }
-    if let Some(spec) = &scenario.sender {
-        return Err(invalid(
-            spec.line,
-            "a client scenario plays the sender itself: it has no `sender` line".into(),
-        ));
-    }
-    nothing_after_close(scenario, invalid)?;
-    Ok(())
+    let closes = scenario
+        .script
+        .iter()
+        .map(|s| (s.line, s.kind == ClientStepKind::Close));
+    nothing_after_close(closes, &invalid)
 }
 
-/// Refuses script steps after a `close`: they could never run.
+/// Refuses script steps after a `close` (`steps`: each step's line and whether it closes):
+/// they could never run.
 fn nothing_after_close(
-    scenario: &Scenario,
+    mut steps: impl Iterator<Item = (usize, bool)>,
     invalid: &dyn Fn(usize, String) -> ScenarioError,
 ) -> Result<(), ScenarioError> {
-    let steps = &scenario.script;
-    if let Some(close) = steps.iter().position(|s| s.kind == StepKind::Close)
-        && let Some(after) = steps.get(close + 1)
-    {
-        return Err(invalid(
-            after.line,
-            format!(
-                "this step can never run: the script closes the connection at line {}",
-                steps[close].line
-            ),
-        ));
+    let Some((close, _)) = steps.by_ref().find(|(_, closes)| *closes) else {
+        return Ok(());
+    };
+    match steps.next() {
+        Some((after, _)) => Err(invalid(
+            after,
+            format!("this step can never run: the script closes the connection at line {close}"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn same_conditions(a: &super::Rule, b: &super::Rule) -> bool {

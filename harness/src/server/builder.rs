@@ -9,13 +9,13 @@ use tokio::sync::{Notify, mpsc, watch};
 
 use super::{FakeSmtpServer, ServerError, Shared, accept, session};
 use crate::certs::CertSource;
-use crate::scenario::Scenario;
+use crate::scenario::ServerScenario;
 use crate::verify::ConversationRecord;
 
 /// Configures a [`FakeSmtpServer`] before it starts.
 #[must_use = "call .start().await to run the server"]
 pub struct Builder {
-    scenario: Scenario,
+    scenario: ServerScenario,
     listen: String,
     certs: CertSource,
     keep_records: bool,
@@ -28,7 +28,7 @@ pub struct Builder {
 impl Builder {
     /// The defaults: `127.0.0.1:0`, the built-in certificates, records kept whole, verified
     /// on drop.
-    pub(super) fn new(scenario: Scenario) -> Self {
+    pub(super) fn new(scenario: ServerScenario) -> Self {
         Builder {
             scenario,
             listen: "127.0.0.1:0".into(),
@@ -92,7 +92,7 @@ impl Builder {
     /// # Errors
     /// [`ServerError`] if the address cannot be bound or the certificate cannot be loaded.
     pub async fn start(self) -> Result<FakeSmtpServer, ServerError> {
-        let tls = match self.scenario.certificate {
+        let tls = match self.scenario.header.certificate {
             Some(variant) => Some(match &self.certs {
                 CertSource::Embedded => crate::tls::embedded_server_config(variant)?,
                 source => crate::tls::server_config(&source.bundle(variant)?)?,

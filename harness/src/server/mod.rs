@@ -1,4 +1,4 @@
-//! The fake SMTP server: binds a socket, plays a [`Scenario`] to every connection (one tokio
+//! The fake SMTP server: binds a socket, plays a [`ServerScenario`] to every connection (one tokio
 //! task each) and keeps what happened for assertions.
 //!
 //! - [`FakeSmtpServer`] is the handle tests hold: its address, the captured messages, the
@@ -27,12 +27,12 @@ pub use builder::Builder;
 pub use error::{ServerError, VerificationError, WaitError};
 
 use crate::message::ReceivedMessage;
-use crate::scenario::Scenario;
+use crate::scenario::ServerScenario;
 use crate::verify::ConversationRecord;
 
 /// State shared by the accept loop, the sessions and the handle.
 pub(crate) struct Shared {
-    scenario: Arc<Scenario>,
+    scenario: Arc<ServerScenario>,
     /// The built-in replies of the scenario, made once.
     defaults: Arc<session::defaults::Defaults>,
     tls: Option<Arc<ServerConfig>>,
@@ -84,10 +84,10 @@ impl Shared {
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use smtp_harness::{FakeSmtpServer, Scenario};
+/// use smtp_harness::{FakeSmtpServer, ServerScenario};
 /// use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 ///
-/// let scenario: Scenario = "S: 220 mx.example.com ESMTP\nwhen RCPT #2\n    S: 452 4.5.3 Too many recipients\n".parse()?;
+/// let scenario: ServerScenario = "S: 220 mx.example.com ESMTP\nwhen RCPT #2\n    S: 452 4.5.3 Too many recipients\n".parse()?;
 /// let server = FakeSmtpServer::start(scenario).await?;
 ///
 /// // Any SMTP client will do; here, a few raw lines.
@@ -117,12 +117,12 @@ impl FakeSmtpServer {
     ///
     /// # Errors
     /// [`ServerError`] if the socket cannot be bound or the certificate cannot be loaded.
-    pub async fn start(scenario: Scenario) -> Result<Self, ServerError> {
+    pub async fn start(scenario: ServerScenario) -> Result<Self, ServerError> {
         Self::builder(scenario).start().await
     }
 
     /// A [`Builder`] to choose the address, certificates and record keeping.
-    pub fn builder(scenario: Scenario) -> Builder {
+    pub fn builder(scenario: ServerScenario) -> Builder {
         Builder::new(scenario)
     }
 
@@ -137,7 +137,7 @@ impl FakeSmtpServer {
     }
 
     /// The scenario being served.
-    pub fn scenario(&self) -> &Scenario {
+    pub fn scenario(&self) -> &ServerScenario {
         &self.shared.scenario
     }
 
@@ -238,7 +238,7 @@ impl FakeSmtpServer {
             records.iter().filter(|r| !r.passed()).cloned().collect();
         if !failing.is_empty() || (records.is_empty() && !scenario.expectations.is_empty()) {
             return Err(VerificationError {
-                scenario: scenario.name.clone(),
+                scenario: scenario.header.name.clone(),
                 sessions: failing,
                 still_open: self.shared.open.load(Ordering::Acquire),
             });

@@ -99,7 +99,7 @@ pub(crate) fn parameters(state: &SessionState, cmd: &Command, d: &Defaults) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::Scenario;
+    use crate::scenario::ServerScenario;
     use crate::server::session::state::{Envelope, Extensions};
 
     fn cmd(line: &str) -> Command {
@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn commands_out_of_order_get_503_or_554() {
-        let d = Defaults::new(&Scenario::accept_all());
+        let d = Defaults::new(&ServerScenario::accept_all());
         let fresh = SessionState::default();
         let greeted = after_ehlo(&["PIPELINING"]);
         assert_eq!(
@@ -162,7 +162,7 @@ mod tests {
     /// until the transaction ends. Postfix 3.7 answers both with 503 5.5.1.
     #[test]
     fn data_and_rcpt_after_bdat_are_503() {
-        let d = Defaults::new(&Scenario::accept_all());
+        let d = Defaults::new(&ServerScenario::accept_all());
         let mut chunking = in_transaction(after_ehlo(&["CHUNKING"]), 1);
         chunking.chunking = true;
         assert_eq!(
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn parameters_are_judged_against_the_ehlo_reply_sent() {
-        let d = Defaults::new(&Scenario::accept_all());
+        let d = Defaults::new(&ServerScenario::accept_all());
         let all = after_ehlo(&["SIZE 100", "8BITMIME", "BINARYMIME", "DSN", "SMTPUTF8"]);
         let bare = after_ehlo(&["PIPELINING"]);
         let helo = SessionState {
@@ -230,7 +230,7 @@ mod tests {
     /// RFC 6531 section 3.4: a non-ASCII address needs SMTPUTF8 on MAIL; 553 5.6.7 otherwise.
     #[test]
     fn non_ascii_addresses_need_smtputf8_declared() {
-        let d = Defaults::new(&Scenario::accept_all());
+        let d = Defaults::new(&ServerScenario::accept_all());
         let utf8 = after_ehlo(&["SMTPUTF8"]);
         let reply = parameters(&utf8, &cmd("MAIL FROM:<ä@b>"), &d).unwrap();
         assert_eq!(reply.code(), 553);

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use crate::reply::Reply;
-use crate::scenario::{Scenario, Situation, Wording};
+use crate::scenario::{ServerScenario, Situation, Wording};
 
 /// The replies of one scenario's server.
 #[derive(Clone, Debug)]
@@ -42,14 +42,14 @@ fn pick<'a>(wording: Wording, postfix: &'a str, rfc: &'a str) -> &'a str {
 
 impl Defaults {
     /// The replies for `scenario`.
-    pub(crate) fn new(scenario: &Scenario) -> Self {
+    pub(crate) fn new(scenario: &ServerScenario) -> Self {
         let w = scenario.wording;
-        let host = &scenario.hostname;
+        let host = &scenario.header.hostname;
         Defaults {
             wording: w,
             hostname: host.clone(),
             max_size: scenario.max_size,
-            certificate: scenario.certificate.is_some(),
+            certificate: scenario.header.certificate.is_some(),
             own: scenario
                 .defaults
                 .iter()
@@ -438,7 +438,7 @@ fn printable(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn scenario(text: &str) -> Scenario {
+    fn scenario(text: &str) -> ServerScenario {
         text.parse().unwrap()
     }
 

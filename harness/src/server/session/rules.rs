@@ -3,7 +3,7 @@
 //! AUTH rules that look at credentials, or whose reply is an outcome of the SASL exchange
 //! (235, 535 …), are judged once the exchange is over.
 
-use crate::scenario::{Action, Rule, Scenario};
+use crate::scenario::{Action, Rule, ServerScenario};
 use crate::wire::Verb;
 use crate::wire::sasl::{Credentials, Mechanism};
 
@@ -32,7 +32,7 @@ pub(crate) struct Query<'a> {
 }
 
 /// The index of the first rule that answers the command.
-pub(crate) fn find(scenario: &Scenario, q: &Query<'_>) -> Option<usize> {
+pub(crate) fn find(scenario: &ServerScenario, q: &Query<'_>) -> Option<usize> {
     scenario.rules.iter().position(|rule| {
         rule.verb == q.verb
             && rule.nth.is_none_or(|n| n == q.nth)
@@ -97,7 +97,7 @@ mod tests {
     use super::*;
     use crate::wire::sasl::Secret;
 
-    fn scenario(text: &str) -> Scenario {
+    fn scenario(text: &str) -> ServerScenario {
         text.parse().unwrap()
     }
 

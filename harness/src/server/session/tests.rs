@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::core::{Next, SessionCore};
 use super::defaults::Defaults;
-use crate::scenario::Scenario;
+use crate::scenario::ServerScenario;
 use crate::transcript::Closer;
 use crate::wire::{TlsSession, Upgrade};
 
@@ -18,7 +18,7 @@ struct Talk {
 
 impl Talk {
     fn new(scenario: &str) -> (Talk, String) {
-        let scenario: Scenario = scenario.parse().expect("test scenario parses");
+        let scenario: ServerScenario = scenario.parse().expect("test scenario parses");
         let defaults = Arc::new(Defaults::new(&scenario));
         let mut core = SessionCore::new(
             Arc::new(scenario),

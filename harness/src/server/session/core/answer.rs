@@ -147,7 +147,7 @@ impl SessionCore {
                     d.syntax("STARTTLS")
                 } else if self.tls {
                     d.tls_active()
-                } else if self.scenario.certificate.is_none()
+                } else if self.scenario.header.certificate.is_none()
                     || (self.state.esmtp && !self.state.extensions.has("STARTTLS"))
                 {
                     // A list that left STARTTLS out means the server does not offer it.

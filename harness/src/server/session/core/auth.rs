@@ -34,7 +34,7 @@ impl SessionCore {
         self.challenges += 1;
         let challenge = format!(
             "<{}.{}@{}>",
-            self.connection, self.challenges, self.scenario.hostname
+            self.connection, self.challenges, self.scenario.header.hostname
         );
         let (exchange, step) = SaslExchange::start(mech, initial.as_deref(), || challenge);
         self.answering = Some(Answering::new(cmd, nth));

@@ -25,7 +25,7 @@ use super::rules::{self, Query};
 use super::state::{Envelope, Extensions, SessionState};
 use crate::message::ReceivedMessage;
 use crate::reply::Reply;
-use crate::scenario::{Action, Scenario, StepKind};
+use crate::scenario::{Action, ServerScenario, StepKind};
 use crate::transcript::{Closer, Event, Recording};
 use crate::verify::ConversationRecord;
 use crate::verify::{Failure, Tracker};
@@ -149,7 +149,7 @@ struct Script {
 
 /// One connection's conversation, without the connection.
 pub(crate) struct SessionCore {
-    scenario: Arc<Scenario>,
+    scenario: Arc<ServerScenario>,
     defaults: Arc<Defaults>,
     connection: u64,
     tls: bool,
@@ -185,7 +185,7 @@ impl SessionCore {
     /// A session for connection number `connection` from `peer`, keeping at most
     /// `transcript_limit` events of its transcript (`None`: all).
     pub(crate) fn new(
-        scenario: Arc<Scenario>,
+        scenario: Arc<ServerScenario>,
         defaults: Arc<Defaults>,
         connection: u64,
         peer: String,
@@ -225,7 +225,7 @@ impl SessionCore {
     /// Starts the session: the greeting, or first the handshake of implicit TLS.
     pub(crate) fn start(&mut self) -> Next {
         self.program = Program::Start;
-        if self.scenario.implicit_tls {
+        if self.scenario.header.implicit_tls {
             return Next::StartTls;
         }
         self.resume()
@@ -381,7 +381,7 @@ impl SessionCore {
 
     /// The scenario's idle timeout.
     pub(crate) fn idle_timeout(&self) -> Duration {
-        self.scenario.idle_timeout
+        self.scenario.header.idle_timeout
     }
 
     /// Ends the session and judges it against the scenario's expectations.

@@ -80,8 +80,6 @@ impl SessionCore {
                     self.script.pos += 1;
                     return Next::Pause(*d);
                 }
-                // Client steps: a server scenario never holds them (the parser refuses them).
-                StepKind::Message(_) | StepKind::Slow(_) => self.script.pos += 1,
                 StepKind::Close => {
                     self.script.pos += 1;
                     self.script.live = false;
