@@ -310,7 +310,8 @@ struct RunArgs {
     /// persona, as the result lines name it.
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
-    /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
+    /// Drive every scenario with this sender only (lettre, curl, swaks, command, or an
+    /// adapter of smtp-harness.toml such as appliance).
     #[arg(long)]
     sender: Option<String>,
     /// Write a JUnit XML report here.
@@ -319,10 +320,10 @@ struct RunArgs {
     /// How many scenarios run at once (default: twice the CPUs).
     #[arg(long)]
     jobs: Option<usize>,
-    /// The appliance binary (default: $SMTP_HARNESS_APPLIANCE, next to smtp-harness,
-    /// target/{debug,release}/appliance, or PATH).
-    #[arg(long)]
-    appliance: Option<PathBuf>,
+    /// The configuration file that declares the adapters (default: $SMTP_HARNESS_CONFIG, or
+    /// the first smtp-harness.toml in the current directory or its parents).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where the compatibility matrix of persona cases (vendor × case) is written, as
     /// compatibility.md and compatibility.html.
     #[arg(long, default_value = "smtp-harness-report")]
@@ -330,16 +331,33 @@ struct RunArgs {
 }
 
 fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
-    use smtp_harness::run::{self, RunContext, Verdict, report};
+    use smtp_harness::run::{self, Adapters, RunContext, Verdict, report};
     use smtp_harness::scenario::SenderKind;
 
+    let adapters = match &args.config {
+        Some(path) => Adapters::load(path),
+        None => Adapters::discover(),
+    };
+    let adapters = match adapters {
+        Ok(adapters) => adapters,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let only = match args.sender.as_deref() {
         None => None,
         Some(name) => match SenderKind::from_name(name) {
-            Some(kind) => Some(kind),
+            Some(kind) => match adapters.check_sender(kind, "--sender") {
+                Ok(()) => Some(kind),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(ExitCode::from(2));
+                }
+            },
             None => {
                 eprintln!(
-                    "error: unknown sender {name:?} (expected appliance, lettre, curl, swaks or command)"
+                    "error: unknown sender {name:?} (expected lettre, curl, swaks, command or an adapter's name)"
                 );
                 return Ok(ExitCode::from(2));
             }
@@ -398,10 +416,22 @@ fn run_scenarios(args: RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::from(2));
     }
-    let mut ctx = RunContext::default();
-    if let Some(appliance) = args.appliance {
-        ctx.tools.appliance = appliance;
+    // Every adapter named must be declared (a persona's cases share its sender line: once).
+    let undeclared: std::collections::BTreeSet<String> = scenarios
+        .iter()
+        .filter_map(|(_, scenario)| adapters.check_scenario(scenario).err())
+        .map(|e| e.to_string())
+        .collect();
+    if !undeclared.is_empty() {
+        for e in &undeclared {
+            eprintln!("error: {e}");
+        }
+        return Ok(ExitCode::from(2));
     }
+    let ctx = RunContext {
+        adapters,
+        ..RunContext::default()
+    };
     let (jobs, skipped) = run::plan(scenarios, only);
     for s in &skipped {
         println!("{}", s.line());

@@ -50,6 +50,7 @@
 //! ```
 
 mod builder;
+mod keyword_line;
 mod parse;
 mod receiver;
 mod sender;
@@ -65,9 +66,10 @@ use crate::reply::Reply;
 pub use builder::{RuleBuilder, ScenarioBuilder};
 pub(crate) use parse::parse_duration;
 pub use parse::{parse, parse_cases};
-pub use receiver::{NotifySpec, ReceiverSpec};
+pub use receiver::{ReceiverSetting, ReceiverSpec};
 pub use sender::{
-    AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
+    AdapterName, AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep,
+    Trust,
 };
 
 /// Host name used in default replies when a scenario names none.

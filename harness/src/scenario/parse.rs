@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::keyword_line::{KeywordLine, LineWord};
 use super::{
     Action, Atom, DefaultReply, Expectation, ExpectationKind, Role, Rule, Scenario, ScenarioError,
     Situation, Step, StepKind, Wording,
@@ -235,6 +236,23 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// A `KEYWORD WORD…` line for the readers of the `sender` and `receiver` blocks.
+    fn keyword_line<'w>(&self, n: usize, keyword: &Word<'w>, rest: &[Word<'w>]) -> KeywordLine<'w>
+    where
+        'a: 'w,
+    {
+        let word = |w: &Word<'w>| LineWord {
+            column: w.column,
+            text: w.text,
+        };
+        KeywordLine {
+            origin: self.origin,
+            number: n,
+            keyword: word(keyword),
+            values: rest.iter().map(word).collect(),
+        }
+    }
+
     fn invalid(&self, line: usize, message: impl Into<String>) -> ScenarioError {
         ScenarioError::Invalid {
             path: self.origin.to_owned(),
@@ -249,21 +267,16 @@ impl<'a> Parser<'a> {
             return Ok(());
         }
         let indent = raw.len() - trimmed.len();
-        if indent > 0 && self.open_sender {
+        if indent > 0 && (self.open_sender || self.open_receiver) {
             let words = split_words(trimmed.trim_end(), indent + 1)
                 .map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
-            let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
-            let spec = self.scenario.sender.get_or_insert_with(Default::default);
-            return super::sender::apply_setting(spec, &pairs)
-                .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found));
-        }
-        if indent > 0 && self.open_receiver {
-            let words = split_words(trimmed.trim_end(), indent + 1)
-                .map_err(|(col, msg)| self.syntax(n, col, msg, ""))?;
-            let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
+            let setting = self.keyword_line(n, &words[0], &words[1..]);
+            if self.open_sender {
+                let spec = self.scenario.sender.get_or_insert_with(Default::default);
+                return super::sender::apply_setting(spec, &setting);
+            }
             let spec = self.scenario.receiver.get_or_insert_with(Default::default);
-            return super::receiver::apply_setting(spec, &pairs)
-                .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found));
+            return super::receiver::apply_setting(spec, &setting);
         }
         self.open_sender = false;
         self.open_receiver = false;
@@ -418,29 +431,8 @@ impl<'a> Parser<'a> {
                         "`receiver` is for client scenarios: add `role client` to the settings",
                     ));
                 }
-                match rest {
-                    [w] if w.text == "appliance" => {}
-                    [w, ..] => {
-                        return Err(self.syntax(
-                            n,
-                            w.column,
-                            "`appliance` (the receiver `run` can start)",
-                            w.text,
-                        ));
-                    }
-                    [] => {
-                        return Err(self.syntax(
-                            n,
-                            keyword.column + 9,
-                            "`appliance` (the receiver `run` can start)",
-                            "",
-                        ));
-                    }
-                }
-                self.scenario.receiver = Some(super::ReceiverSpec {
-                    line: n,
-                    ..Default::default()
-                });
+                let line = self.keyword_line(n, keyword, rest);
+                self.scenario.receiver = Some(super::receiver::parse_receiver(&line)?);
                 self.open_receiver = true;
             }
             "sender" if self.case.is_some() => self.case_sender(n, keyword, rest)?,
@@ -465,9 +457,7 @@ impl<'a> Parser<'a> {
                 if self.scenario.outcome.is_some() {
                     return Err(self.invalid(n, "a scenario has one `outcome` line"));
                 }
-                let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-                let kind = super::sender::parse_outcome(&pairs, keyword.column + 8)
-                    .map_err(|(col, expected, found)| self.syntax(n, col, &expected, found))?;
+                let kind = super::sender::parse_outcome(&self.keyword_line(n, keyword, rest))?;
                 self.scenario.outcome = Some(super::Outcome { line: n, kind });
             }
             "expect" => {
@@ -553,15 +543,7 @@ impl<'a> Parser<'a> {
         keyword: &Word<'_>,
         rest: &[Word<'_>],
     ) -> Result<super::SenderSpec, ScenarioError> {
-        let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-        let senders = super::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
-            self.syntax(
-                n,
-                if col == 0 { keyword.column + 7 } else { col },
-                &expected,
-                found,
-            )
-        })?;
+        let senders = super::sender::parse_senders(&self.keyword_line(n, keyword, rest))?;
         Ok(super::SenderSpec {
             line: n,
             senders,
