@@ -115,3 +115,44 @@ pub(super) fn apply_setting(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_block_keeps_tls_and_passes_every_other_setting_through_in_order() {
+        let scenario = crate::Scenario::parse(
+            "role client\nreceiver appliance\n    notify issue octo/widgets 42 bob bob@example.com\n    tls on\n    hostname example.test\n    flag\nS: 220*\n",
+            "x.scn",
+        )
+        .expect("parses");
+        let spec = scenario.receiver.expect("a receiver");
+        assert_eq!(
+            (spec.name.as_str(), spec.line, spec.tls),
+            ("appliance", 2, true)
+        );
+        let settings: Vec<(usize, &str, &str)> = spec
+            .settings
+            .iter()
+            .map(|s| (s.line, s.key.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                (3, "notify", "issue octo/widgets 42 bob bob@example.com"),
+                (5, "hostname", "example.test"),
+                (6, "flag", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spec_built_in_code_has_the_same_shape() {
+        let spec = ReceiverSpec::new("appliance").setting("size", "1000");
+        assert_eq!(spec.name, "appliance");
+        assert!(!spec.tls);
+        assert_eq!(spec.settings[0].key, "size");
+        assert_eq!(spec.settings[0].value, "1000");
+    }
+}

@@ -1,4 +1,7 @@
+use std::path::{Path, PathBuf};
+
 use super::*;
+use crate::scenario::{AdapterName, Scenario, SenderKind};
 
 const CONFIG: &str = r#"
 [sender.appliance]
