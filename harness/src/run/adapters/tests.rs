@@ -201,7 +201,7 @@ fn adapter_names_are_interned_and_sort_before_the_built_in_senders() {
     assert_eq!(SenderKind::from_name("swaks"), Some(SenderKind::Swaks));
     assert_eq!(SenderKind::from_name("post/fix"), None);
     assert_eq!(SenderKind::from_name(""), None);
-    let mut kinds = vec![
+    let mut kinds = [
         SenderKind::Swaks,
         SenderKind::adapter("zeta"),
         SenderKind::Lettre,
