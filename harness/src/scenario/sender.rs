@@ -85,7 +85,7 @@ pub enum AuthMechanism {
 }
 
 impl AuthMechanism {
-    /// The name used in files (and in the appliance's settings).
+    /// The name used in files and given to adapters (`{auth}`).
     pub fn name(self) -> &'static str {
         match self {
             AuthMechanism::None => "none",
