@@ -27,7 +27,7 @@ pub struct Target {
     pub port: u16,
     /// A PEM file with the CA that signed the server's certificate.
     pub ca: PathBuf,
-    /// A private directory for this run (the message file, and the adapter's `{work}`).
+    /// A private directory for this run (the message file; the adapter's `{work}` inside).
     pub work: PathBuf,
 }
 
@@ -123,6 +123,11 @@ fn contract_values(
     target: &Target,
 ) -> Result<Vec<(&'static str, String)>, SenderError> {
     let message = message_file(spec, target)?;
+    let work = target.work.join("work");
+    std::fs::create_dir_all(&work).map_err(|source| SenderError::Io {
+        path: work.clone(),
+        source,
+    })?;
     Ok(vec![
         ("host", target.host.clone()),
         ("port", target.port.to_string()),
@@ -136,7 +141,7 @@ fn contract_values(
         ("auth", spec.auth.name().to_owned()),
         ("timeout", spec.timeout.as_secs().max(1).to_string()),
         ("trust", spec.trust.name().to_owned()),
-        ("work", target.work.display().to_string()),
+        ("work", work.display().to_string()),
     ])
 }
 
