@@ -252,7 +252,7 @@ async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: 
     let scenario = with_appliance_sender(&import(fixture).scenario);
 
     // Act and assert
-    let result = run_to_the_535(fixture, scenario, SenderKind::Appliance).await;
+    let result = run_to_the_535(fixture, scenario, appliance_runs::sender()).await;
     assert_535_after_auth(&result.records[0].transcript);
 }
 

@@ -1,8 +1,8 @@
 //! Every scenario in `scenarios/inbound/`: the harness as the remote MTA against the
-//! appliance's inbound side (its MTA and its reply processor, started from outside on a fresh
-//! data folder), with the effects checked and the conversation and the maildir moves
-//! snapshotted in `snapshots/inbound__*.snap`. The appliance binary comes from the same
-//! workspace build.
+//! appliance's inbound side (its MTA and its reply processor, started through its adapter in
+//! smtp-harness.toml on a fresh data folder), with the effects checked and the conversation and
+//! the maildir moves snapshotted in `snapshots/inbound__*.snap`. The appliance binary comes from
+//! the same workspace build.
 
 #[path = "common/appliance_runs.rs"]
 mod appliance_runs;
@@ -72,19 +72,11 @@ fn every_inbound_snapshot_has_its_scenario() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_replies_are_each_processed_exactly_once() {
     // Arrange: one appliance receiver, after one notification to bob.
-    use smtp_harness::run::ApplianceReceiver;
-    use smtp_harness::scenario::{NotifySpec, ReceiverSpec};
-    let spec = ReceiverSpec {
-        notify: Some(NotifySpec {
-            kind: "issue".into(),
-            repo: "octo/widgets".into(),
-            number: "42".into(),
-            user: "bob".into(),
-            address: "bob@example.com".into(),
-        }),
-        ..ReceiverSpec::default()
-    };
-    let receiver = ApplianceReceiver::start(&spec, &appliance_runs::context())
+    use smtp_harness::run::AdapterReceiver;
+    use smtp_harness::scenario::ReceiverSpec;
+    let spec = ReceiverSpec::new("appliance")
+        .setting("notify", "issue octo/widgets 42 bob bob@example.com");
+    let receiver = AdapterReceiver::start(&spec, &appliance_runs::context())
         .await
         .expect("the receiver starts");
     let reply = Arc::new(common::inline_client(

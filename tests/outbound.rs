@@ -1,5 +1,5 @@
 //! Every scenario in `scenarios/outbound/` driven by the appliance's own sender (`appliance
-//! email test`, run as a program), with its outcome judged and its conversation snapshotted in
+//! email test`, through its adapter in smtp-harness.toml), with its outcome judged and its conversation snapshotted in
 //! `snapshots/outbound__*.snap`. The appliance binary comes from the same workspace build.
 
 #[path = "common/appliance_runs.rs"]
@@ -8,7 +8,6 @@ mod common;
 
 use smtp_harness::AnyScenario;
 use smtp_harness::run::Verdict;
-use smtp_harness::scenario::SenderKind;
 
 #[tokio::test]
 async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapshot() {
@@ -17,7 +16,7 @@ async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapsh
     for (name, scenario) in &scenarios {
         let lists_appliance = matches!(
             scenario,
-            AnyScenario::Server(s) if s.sender.as_ref().is_some_and(|s| s.senders.contains(&SenderKind::Appliance))
+            AnyScenario::Server(s) if s.sender.as_ref().is_some_and(|s| s.senders.contains(&appliance_runs::sender()))
         );
         assert!(lists_appliance, "{name} does not list the appliance");
     }

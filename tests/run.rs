@@ -167,7 +167,21 @@ async fn bad_input_is_refused_with_exit_2() {
     let r = run(&["scenarios/outbound", "--sender", "telnet"]).await;
     assert_eq!(r.code, Some(2));
     assert!(
-        r.stderr.contains("unknown sender \"telnet\""),
+        r.stderr
+            .contains("error: --sender: no sender adapter `telnet`: not built in (lettre, curl, swaks, command), and "),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("smtp-harness.toml declares only [sender.appliance]"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&["scenarios/outbound", "--sender", "tel/net"]).await;
+    assert_eq!(r.code, Some(2));
+    assert!(
+        r.stderr.contains("unknown sender \"tel/net\""),
         "{}",
         r.stderr
     );
@@ -182,4 +196,150 @@ async fn bad_input_is_refused_with_exit_2() {
         "{}",
         r.stderr
     );
+}
+
+/// A folder with its own smtp-harness.toml: Python's smtplib as the sender adapter `smtplib`,
+/// and the harness's own fake server (`serve`) behind a shell script as the receiver adapter
+/// `sink`, with its transcript in the receiver's work folder as the effect.
+fn adapter_folder() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("smtp-harness-adapters-")
+        .tempdir()
+        .expect("temp dir");
+    let smtplib = common::repo("scripts/senders/smtplib-send.py");
+    let config = format!(
+        "[sender.smtplib]\nrun = [\"python3\", {smtplib:?}, \"{{host}}\", \"{{port}}\", \"{{ca}}\", \"{{encryption}}\", \"{{auth}}\", \"{{user}}\", \"{{password}}\", \"{{from}}\", \"{{to}}\", \"{{message}}\"]\n\n\
+         [receiver.sink]\nrun = [\"./sink-adapter\", \"{{work}}\", \"{{settings}}\"]\n",
+        smtplib = smtplib.display().to_string(),
+    );
+    std::fs::write(dir.path().join("smtp-harness.toml"), config).expect("config");
+    let adapter = dir.path().join("sink-adapter");
+    std::fs::write(
+        &adapter,
+        format!(
+            "#!/bin/sh\n# The receiver contract in a few lines: var lines, then a server that prints\n\
+             # `listening on ADDR` and stops on SIGTERM; --set=rcpt=ADDRESS becomes {{rcpt}}.\n\
+             work=$1; shift\nrcpt=nobody@sink.test\n\
+             for setting in \"$@\"; do case $setting in --set=rcpt=*) rcpt=${{setting#--set=rcpt=}} ;; esac; done\n\
+             printf 'hostname sink.test\\n' > \"$work/sink.scn\"\n\
+             echo \"var rcpt $rcpt\"\n\
+             exec {harness} serve \"$work/sink.scn\" --transcript \"$work/transcript.log\"\n",
+            harness = env!("CARGO_BIN_EXE_smtp-harness"),
+        ),
+    )
+    .expect("adapter");
+    let mut mode = std::fs::metadata(&adapter).expect("adapter").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut mode, 0o755);
+    std::fs::set_permissions(&adapter, mode).expect("chmod");
+    std::fs::write(
+        dir.path().join("send.scn"),
+        "name smtplib as an adapter\nexpect messages 1\nsender smtplib lettre\n    encryption none\noutcome success\n",
+    )
+    .expect("scenario");
+    std::fs::write(
+        dir.path().join("receive.scn"),
+        "role client\nreceiver sink\n    rcpt bob@sink.test\n\
+         S: 220*\nC: EHLO client.test\nS: 250*\nC: MAIL FROM:<alice@client.test>\nS: 250*\n\
+         C: RCPT TO:<{rcpt}>\nS: 250*\nC: QUIT\nS: 221*\n\
+         expect line \"transcript.log\" \"*RCPT TO:<bob@sink.test>*\"\n",
+    )
+    .expect("scenario");
+    dir
+}
+
+/// `smtp-harness ARGS` run in `dir`, so that it finds the folder's smtp-harness.toml.
+async fn run_in(dir: &std::path::Path, args: &[&str]) -> common::CliRun {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_smtp-harness"))
+        .arg("run")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("SMTP_HARNESS_CONFIG")
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(WAIT * 6, out)
+        .await
+        .expect("smtp-harness finishes in time")
+        .expect("smtp-harness runs");
+    common::CliRun {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test]
+async fn adapters_declared_in_a_folders_config_drive_a_sender_and_a_receiver() {
+    let dir = adapter_folder();
+
+    // Found in the current folder: the sender adapter next to a built-in sender, and the
+    // receiver adapter with its `var` line and its effect.
+    let r = run_in(dir.path(), &["send.scn", "receive.scn"]).await;
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    for line in [
+        "PASS  send.scn  [smtplib]  success",
+        "PASS  send.scn  [lettre]  success",
+        "PASS  receive.scn  [sink]  as scripted",
+    ] {
+        assert!(r.stdout.contains(line), "missing {line:?} in\n{}", r.stdout);
+    }
+    assert!(
+        r.stdout
+            .trim_end()
+            .ends_with("3 passed, 0 failed, 0 skipped"),
+        "{}",
+        r.stdout
+    );
+
+    // Given with --config from elsewhere: `--sender` takes an adapter's name too.
+    let config = dir.path().join("smtp-harness.toml");
+    let send = dir.path().join("send.scn");
+    let r = run(&[
+        "--config",
+        config.to_str().expect("utf8"),
+        "--sender",
+        "smtplib",
+        send.to_str().expect("utf8"),
+    ])
+    .await;
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("[smtplib]  success"), "{}", r.stdout);
+    assert!(!r.stdout.contains("[lettre]"), "{}", r.stdout);
+}
+
+#[tokio::test]
+async fn an_undeclared_adapter_stops_the_run_naming_the_line_and_the_config() {
+    let dir = adapter_folder();
+    std::fs::write(
+        dir.path().join("typo.scn"),
+        "S: 220 hi\nsender lettre smtplibb\noutcome success\n",
+    )
+    .expect("scenario");
+    let r = run_in(dir.path(), &["send.scn", "typo.scn"]).await;
+    assert_eq!(r.code, Some(2), "{}{}", r.stdout, r.stderr);
+    let config = dir.path().join("smtp-harness.toml");
+    assert!(
+        r.stderr.contains(&format!(
+            "error: typo.scn:2: no sender adapter `smtplibb`: not built in (lettre, curl, swaks, command), and {} declares only [sender.smtplib]",
+            config.display()
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "nothing runs: {}", r.stdout);
+
+    // A receiver the adapter itself refuses fails at start, with what the adapter said.
+    std::fs::write(
+        dir.path().join("sink-adapter"),
+        "#!/bin/sh\necho 'no such setting' >&2\nexit 64\n",
+    )
+    .expect("adapter");
+    let r = run_in(dir.path(), &["receive.scn"]).await;
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("the receiver adapter `sink` exited before `listening on ADDR`; it said:"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("no such setting"), "{}", r.stdout);
 }

@@ -68,8 +68,28 @@ fn syntax_errors_name_line_column_and_what_was_expected() {
             r#"x.scn:1:1: expected a setting, step, `when`, `expect`, `sender` or `outcome` at the start of the line (only the bodies of `when` and `sender` are indented), found "S: 250 ok""#,
         ),
         (
-            "sender postfix\n",
-            r#"x.scn:1:8: expected a sender: appliance, lettre, curl, swaks or command, found "postfix""#,
+            "sender lettre post/fix\n",
+            r#"x.scn:1:15: expected a sender: lettre, curl, swaks, command, or an adapter's name from smtp-harness.toml, found "post/fix""#,
+        ),
+        (
+            "sender\n",
+            r#"x.scn:1:8: expected a sender: lettre, curl, swaks, command, or an adapter's name from smtp-harness.toml, found the end of the line"#,
+        ),
+        (
+            "role client\nreceiver\n",
+            r#"x.scn:2:10: expected the name of a receiver adapter from smtp-harness.toml (`receiver appliance`), found the end of the line"#,
+        ),
+        (
+            "role client\nreceiver appliance postfix\n",
+            r#"x.scn:2:20: expected the end of the line, found "postfix""#,
+        ),
+        (
+            "role client\nreceiver appliance\n    tls maybe\n",
+            r#"x.scn:3:9: expected `on` or `off` after `tls`, found "maybe""#,
+        ),
+        (
+            "role client\nreceiver appliance\n    \"a b\" c\n",
+            r#"x.scn:3:5: expected a receiver setting: `tls on|off`, or a KEY (letters, digits, `-`, `_`, `.`) and its value for the adapter, found "a b""#,
         ),
         (
             "sender lettre\n    encryption ssl\n",

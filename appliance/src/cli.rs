@@ -12,6 +12,7 @@ use crate::{email_test, exit};
 
 mod check_dns;
 mod commands;
+pub mod harness_adapter;
 mod inbound;
 mod replies;
 
@@ -52,6 +53,9 @@ pub enum Command {
     /// The comments recorded from replies.
     #[command(subcommand)]
     Comments(CommentsCommand),
+    /// The adapter smtp-harness drives the appliance through (send, receive).
+    #[command(subcommand)]
+    HarnessAdapter(harness_adapter::HarnessAdapterCommand),
     /// Write the support bundle: the logs and the settings, secrets redacted.
     SupportBundle {
         /// The bundle to write (a .tar.gz).
@@ -378,6 +382,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Command::Comments(CommentsCommand::List { json }) => Ok(replies::list(&data_dir, json)),
         Command::SupportBundle { output } => Ok(commands::support_bundle(&data_dir, &output)),
+        Command::HarnessAdapter(command) => harness_adapter::run(command),
     }
 }
 

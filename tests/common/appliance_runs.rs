@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use smtp_harness::AnyScenario;
-use smtp_harness::run::{self, Job, JobResult, Plan, Progress, RunContext, Tools};
+use smtp_harness::run::{self, Adapters, Job, JobResult, Plan, Progress, RunContext};
 use smtp_harness::scenario::SenderKind;
 
 /// The appliance binary of this workspace build.
@@ -22,12 +22,19 @@ pub fn appliance() -> PathBuf {
     path
 }
 
-/// A run context that uses this build's appliance.
+/// The appliance as a sender or receiver: the adapter the repository's smtp-harness.toml names.
+pub fn sender() -> SenderKind {
+    SenderKind::adapter("appliance")
+}
+
+/// A run context with the repository's adapters (smtp-harness.toml), whose appliance adapter
+/// runs this build's appliance.
 pub fn context() -> RunContext {
+    let adapters = Adapters::load(&crate::common::repo("smtp-harness.toml"))
+        .expect("the repository's smtp-harness.toml loads")
+        .with_env("APPLIANCE_BIN", &appliance().display().to_string());
     RunContext {
-        tools: Tools {
-            appliance: appliance(),
-        },
+        adapters,
         ..RunContext::default()
     }
 }
@@ -60,7 +67,7 @@ pub async fn run_all(scenarios: Vec<(String, AnyScenario)>) -> Vec<(String, JobR
         .map(|(name, scenario)| Job {
             name,
             scenario: Arc::new(scenario),
-            sender: SenderKind::Appliance,
+            sender: sender(),
         })
         .collect();
     let parallel = jobs.len();

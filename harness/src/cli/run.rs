@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use smtp_harness::run::{self, LoadError, Progress, RunContext};
+use smtp_harness::run::{self, Adapters, LoadError, Progress, RunContext};
 use smtp_harness::scenario::SenderKind;
 
 use super::{CliError, Exit};
@@ -16,7 +16,8 @@ pub struct RunArgs {
     /// persona, as the result lines name it.
     #[arg(default_value = "scenarios")]
     paths: Vec<PathBuf>,
-    /// Drive every scenario with this sender only (appliance, lettre, curl, swaks, command).
+    /// Drive every scenario with this sender only (lettre, curl, swaks, command, or an
+    /// adapter of smtp-harness.toml such as appliance).
     #[arg(long)]
     sender: Option<String>,
     /// Write a JUnit XML report here.
@@ -25,10 +26,10 @@ pub struct RunArgs {
     /// How many scenarios run at once (default: twice the CPUs).
     #[arg(long)]
     jobs: Option<usize>,
-    /// The appliance binary (default: $SMTP_HARNESS_APPLIANCE, next to smtp-harness,
-    /// target/{debug,release}/appliance, or PATH).
-    #[arg(long)]
-    appliance: Option<PathBuf>,
+    /// The configuration file that declares the adapters (default: $SMTP_HARNESS_CONFIG, or
+    /// the first smtp-harness.toml in the current directory or its parents).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Where the compatibility matrix of persona cases (vendor × case) is written, as
     /// compatibility.md and compatibility.html.
     #[arg(long, default_value = "smtp-harness-report")]
@@ -38,24 +39,35 @@ pub struct RunArgs {
 /// Loads the plan, runs it with a progress bar, prints the results, the failures, the
 /// matrices and the summary; exit code 1 if anything failed.
 pub fn run(args: RunArgs) -> Result<Exit, CliError> {
+    let adapters = match &args.config {
+        Some(path) => Adapters::load(path),
+        None => Adapters::discover(),
+    }
+    .map_err(CliError::usage)?;
     let only = match args.sender.as_deref() {
         None => None,
-        Some(name) => Some(SenderKind::from_name(name).ok_or_else(|| {
-            CliError::usage(format!(
-                "unknown sender {name:?} (expected appliance, lettre, curl, swaks or command)"
-            ))
-        })?),
+        Some(name) => {
+            let kind = SenderKind::from_name(name).ok_or_else(|| {
+                CliError::usage(format!(
+                    "unknown sender {name:?} (expected lettre, curl, swaks, command or an adapter's name)"
+                ))
+            })?;
+            adapters
+                .check_sender(kind, "--sender")
+                .map_err(CliError::usage)?;
+            Some(kind)
+        }
     };
-    let plan = match run::load(&args.paths, only) {
+    let plan = match run::load(&args.paths, only, &adapters) {
         Ok(plan) => plan,
         Err(LoadError::Broken { problems }) => return Err(CliError::usage_each(problems)),
         Err(e @ LoadError::NoFiles { .. }) => return Err(CliError::usage(e)),
         Err(e) => return Err(anyhow::Error::new(e).into()),
     };
-    let mut ctx = RunContext::default();
-    if let Some(appliance) = args.appliance {
-        ctx.tools.appliance = appliance;
-    }
+    let ctx = RunContext {
+        adapters,
+        ..RunContext::default()
+    };
     for s in &plan.skipped {
         println!("{}", s.line());
     }

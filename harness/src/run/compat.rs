@@ -378,7 +378,7 @@ mod tests {
                 persona: persona.into(),
                 case: case.into(),
             }),
-            sender: SenderKind::Appliance,
+            sender: SenderKind::adapter("appliance"),
             verdict,
             observed: observed.into(),
             problems: vec!["expected \"failure at AUTH 535\", got <success>".into()],

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Job, JobResult};
+use super::{AdapterError, Adapters, Job, JobResult};
 use crate::scenario::{AnyScenario, AnyScenarioFile, ScenarioError, SenderKind};
 
 /// Everything a run will do, made by [`load`] and carried out by [`super::execute`].
@@ -62,6 +62,9 @@ pub enum LoadProblem {
     /// The file does not load (its error names the file, line and column).
     #[error("{0}")]
     Scenario(ScenarioError),
+    /// The scenario names an adapter (a sender or receiver) the configuration does not declare.
+    #[error("{0}")]
+    Adapter(AdapterError),
     /// `FILE#CASE` names a case the file does not have.
     #[error("{}: no case `{case}` (the file has {})", file.display(), case_list(cases))]
     NoCase {
@@ -98,7 +101,11 @@ fn case_list(cases: &[String]) -> String {
 /// [`LoadError::Unreadable`] when a directory cannot be listed, [`LoadError::NoFiles`] when
 /// the paths hold no scenario file, [`LoadError::Broken`] with every file or case that does not
 /// load.
-pub fn load(paths: &[PathBuf], only: Option<SenderKind>) -> Result<Plan, LoadError> {
+pub fn load(
+    paths: &[PathBuf],
+    only: Option<SenderKind>,
+    adapters: &Adapters,
+) -> Result<Plan, LoadError> {
     let files = scenario_files(paths)?;
     let mut scenarios = Vec::new();
     let mut case_order: Vec<String> = Vec::new();
@@ -141,6 +148,17 @@ pub fn load(paths: &[PathBuf], only: Option<SenderKind>) -> Result<Plan, LoadErr
         }
     }
     if !problems.is_empty() {
+        return Err(LoadError::Broken { problems });
+    }
+    // Every adapter named must be declared (a persona's cases share its sender line: once).
+    let mut undeclared = std::collections::BTreeMap::new();
+    for (_, scenario) in &scenarios {
+        if let Err(e) = adapters.check_scenario(scenario) {
+            undeclared.entry(e.to_string()).or_insert(e);
+        }
+    }
+    if !undeclared.is_empty() {
+        let problems = undeclared.into_values().map(LoadProblem::Adapter).collect();
         return Err(LoadError::Broken { problems });
     }
     let (jobs, skipped) = super::plan(scenarios, only);
@@ -303,7 +321,9 @@ mod tests {
         )
         .expect("write");
         let wrong_case = PathBuf::from(format!("{}#nope", persona.display()));
-        let Err(LoadError::Broken { problems }) = load(&[broken, wrong_case], None) else {
+        let Err(LoadError::Broken { problems }) =
+            load(&[broken, wrong_case], None, &Adapters::none())
+        else {
             panic!("both files are reported");
         };
         assert_eq!(problems.len(), 2);
@@ -312,7 +332,7 @@ mod tests {
             problems[1].to_string(),
             format!("{}: no case `nope` (the file has ok)", persona.display())
         );
-        let plan = load(&[persona], None).expect("loads");
+        let plan = load(&[persona], None, &Adapters::none()).expect("loads");
         assert_eq!(plan.jobs.len(), 1);
         assert_eq!(
             plan.jobs[0].name,

@@ -6,12 +6,15 @@
 //!   ([`load`] → [`Plan`]).
 //! - `execute.rs`: the plan's jobs in parallel, their results as they come ([`execute`] →
 //!   [`Outcome`]), the matrix and report files.
-//! - `senders.rs`: the drivers (appliance, lettre, curl, swaks, a scenario's own command).
+//! - `senders.rs`: the drivers (lettre, curl, swaks, a scenario's own command, the adapters).
+//! - `adapters.rs`: the adapter contract and the configuration file that declares adapters.
+//! - `receiver.rs`: client scenarios against a receiver started through its adapter.
 //! - `judge.rs`: where the conversation failed, and whether that is the expected outcome.
 //! - `report.rs`: pass/fail lines, the step-by-step account of a failure, matrix, JUnit.
 //! - `compat.rs`: the vendor × case compatibility matrix (text, Markdown, HTML).
 //! - `redact.rs`: credentials out of what senders print.
 
+pub mod adapters;
 pub mod compat;
 mod execute;
 pub mod judge;
@@ -28,13 +31,14 @@ use crate::certs::{CertSource, CertVariant};
 use crate::scenario::{AnyScenario, SenderKind, ServerScenario, Trust};
 use crate::server::FakeSmtpServer;
 use crate::transcript::Render;
+pub use adapters::{AdapterError, Adapters};
 pub use execute::{
     Outcome, Progress, ReportError, default_parallelism, execute, write_compatibility,
 };
 pub use load::{LoadError, LoadProblem, Plan, load, scenario_files};
-pub use receiver::ApplianceReceiver;
+pub use receiver::{AdapterReceiver, ReceiverError};
 pub use report::{CaseLabel, JobResult, Verdict};
-pub use senders::{SenderError, Tools};
+pub use senders::SenderError;
 
 /// One scenario to drive with one sender.
 #[derive(Clone, Debug)]
@@ -49,64 +53,59 @@ pub struct Job {
 
 /// Pairs each scenario with its senders: the ones its `sender` line lists, or with `only`, that
 /// sender if the line lists it. A scenario without a `sender` line runs only with `only` (and
-/// default sender settings); the pairs left out come back as skipped results.
+/// default sender settings); a client scenario runs with the receiver its `receiver` block
+/// names (reported under that name). The pairs left out come back as skipped results.
 pub fn plan(
     scenarios: Vec<(String, AnyScenario)>,
     only: Option<SenderKind>,
 ) -> (Vec<Job>, Vec<JobResult>) {
     let mut jobs = Vec::new();
-    let mut skipped = Vec::new();
+    // Skips are labelled with `only`, or else with the first sender the run drives.
+    let mut skipped: Vec<(String, Arc<AnyScenario>, String)> = Vec::new();
     for (name, scenario) in scenarios {
         let listed: Vec<SenderKind> = match &scenario {
             AnyScenario::Server(s) => s.sender.as_ref().map(|s| s.senders.clone()),
             AnyScenario::Client(_) => None,
         }
         .unwrap_or_default();
-        let skip = |why: String| JobResult {
-            scenario: name.clone(),
-            case: CaseLabel::of(scenario.header()),
-            sender: only.unwrap_or(SenderKind::Appliance),
-            verdict: Verdict::Skip(why),
-            observed: String::new(),
-            problems: Vec::new(),
-            details: String::new(),
-            elapsed: Duration::ZERO,
-            records: Vec::new(),
-        };
-        if let AnyScenario::Client(client) = &scenario {
-            let for_appliance = only.is_none_or(|k| k == SenderKind::Appliance);
-            if client.receiver.is_some() && for_appliance {
-                // The appliance receives; the harness is the sender.
-                let scenario = Arc::new(scenario);
-                jobs.push(Job {
+        let scenario = Arc::new(scenario);
+        let mut skip = |why: String| skipped.push((name.clone(), scenario.clone(), why));
+        if let AnyScenario::Client(client) = &*scenario {
+            let receiver = client
+                .receiver
+                .as_ref()
+                .map(|r| SenderKind::adapter(&r.name));
+            match receiver {
+                Some(kind) if only.is_none_or(|k| k == kind) => jobs.push(Job {
                     name: name.clone(),
-                    scenario,
-                    sender: SenderKind::Appliance,
-                });
-            } else {
-                skipped.push(skip(
-                    "a client scenario without `receiver appliance`: play it with `smtp-harness send`".into(),
-                ));
+                    scenario: scenario.clone(),
+                    sender: kind,
+                }),
+                Some(kind) => skip(format!(
+                    "the scenario is for the receiver {kind}, not for {}",
+                    only.map_or("", SenderKind::name)
+                )),
+                None => skip(
+                    "a client scenario without a `receiver` block: play it with `smtp-harness send`"
+                        .into(),
+                ),
             }
             continue;
         }
         let senders = match only {
             Some(kind) if listed.is_empty() || listed.contains(&kind) => vec![kind],
             Some(kind) => {
-                skipped.push(skip(format!(
+                skip(format!(
                     "the scenario is not for {kind} (its sender line leaves it out)"
-                )));
+                ));
                 continue;
             }
             None if listed.is_empty() => {
-                skipped.push(skip(
-                    "no `sender` line (use --sender to drive it anyway)".into(),
-                ));
+                skip("no `sender` line (use --sender to drive it anyway)".into());
                 continue;
             }
             None => listed,
         };
-        let scenario = Arc::new(scenario);
         for sender in senders {
             jobs.push(Job {
                 name: name.clone(),
@@ -115,14 +114,31 @@ pub fn plan(
             });
         }
     }
+    let label = only
+        .or_else(|| jobs.iter().map(|j| j.sender).min())
+        .unwrap_or(SenderKind::Lettre);
+    let skipped = skipped
+        .into_iter()
+        .map(|(name, scenario, why)| JobResult {
+            scenario: name,
+            case: CaseLabel::of(scenario.header()),
+            sender: label,
+            verdict: Verdict::Skip(why),
+            observed: String::new(),
+            problems: Vec::new(),
+            details: String::new(),
+            elapsed: Duration::ZERO,
+            records: Vec::new(),
+        })
+        .collect();
     (jobs, skipped)
 }
 
 /// Settings shared by every job of a run.
 #[derive(Clone, Debug)]
 pub struct RunContext {
-    /// Programs to run.
-    pub tools: Tools,
+    /// The adapters of the configuration file (the built-in senders need none).
+    pub adapters: Adapters,
     /// Where the fake servers' certificates come from.
     pub certs: CertSource,
     /// How long to wait for the server to see every connection close after the sender ends.
@@ -132,7 +148,7 @@ pub struct RunContext {
 impl Default for RunContext {
     fn default() -> Self {
         RunContext {
-            tools: Tools::discover(),
+            adapters: Adapters::none(),
             certs: CertSource::Embedded,
             settle: Duration::from_secs(5),
         }
@@ -195,7 +211,16 @@ pub async fn run_job(job: &Job, ctx: &RunContext) -> JobResult {
         ca,
         work: work.path().to_path_buf(),
     };
-    let said = match senders::drive(job.sender, &spec, &target, &ctx.tools).await {
+    let at = format!(
+        "{}:{}",
+        scenario
+            .header
+            .path
+            .as_ref()
+            .map_or_else(|| job.name.clone(), |p| p.display().to_string()),
+        spec.line
+    );
+    let said = match senders::drive(job.sender, &spec, &target, &ctx.adapters, &at).await {
         Ok(report) => report,
         Err(SenderError::Unsupported { what, .. }) => {
             return JobResult {

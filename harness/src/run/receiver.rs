@@ -1,27 +1,35 @@
-//! Client scenarios in `smtp-harness run`: the harness plays the remote MTA against the
-//! appliance's inbound side, started for the run from outside like any receiver would be:
-//! `appliance inbound serve` (its SMTP server) and `appliance replies process --watch` (its
-//! reply processor), on a fresh data folder. With `notify`, the appliance first sends a
-//! notification into a fake server, and its Reply-To feeds the script: the whole loop.
+//! Client scenarios in `smtp-harness run`: the harness plays the remote MTA against a receiver
+//! started for the run through its adapter (the receiver contract in [`super::adapters`]): a
+//! fresh data folder, the receiver block's settings, `var` lines for the script, `listening on
+//! ADDR`, and SIGTERM at the end.
 
-use std::path::Path;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+use tokio::task::JoinHandle;
 
+use super::adapters::{AdapterCommand, AdapterError};
 use super::{Job, JobResult, RunContext, Verdict};
 use crate::certs::CertVariant;
 use crate::client::{ClientOptions, play};
-use crate::scenario::{ClientScenario, NotifySpec, ReceiverSpec, ServerScenario};
-use crate::server::FakeSmtpServer;
+use crate::scenario::{ClientScenario, ReceiverSpec};
 use crate::transcript::Render;
 
-/// How long the receiver's programs get to start, and the effects to appear.
-const SETTLE: Duration = Duration::from_secs(10);
+/// How long an adapter may take to print `listening on ADDR`.
+const START: Duration = Duration::from_secs(20);
+/// How long an adapter may take to exit after SIGTERM before it is killed.
+const STOP: Duration = Duration::from_secs(15);
+/// How long the client waits for each reply, and for effects to appear.
+const CLIENT_WAIT: Duration = Duration::from_secs(10);
+const EFFECTS_WAIT: Duration = Duration::from_secs(5);
+/// How much of what the adapter prints on standard error is kept, for errors.
+const STDERR_KEPT: usize = 8 * 1024;
 
-/// Runs a client scenario (the job's) against a freshly started appliance receiver.
+/// Runs a client scenario against a freshly started receiver.
 pub async fn run_receiver_job(job: &Job, scenario: &ClientScenario, ctx: &RunContext) -> JobResult {
     let start = Instant::now();
     let outcome = drive(scenario, ctx).await;
@@ -51,7 +59,7 @@ pub async fn run_receiver_job(job: &Job, scenario: &ClientScenario, ctx: &RunCon
         Err(problem) => (
             Verdict::Fail,
             "not run".to_owned(),
-            vec![problem],
+            vec![problem.to_string()],
             String::new(),
             Vec::new(),
         ),
@@ -69,381 +77,372 @@ pub async fn run_receiver_job(job: &Job, scenario: &ClientScenario, ctx: &RunCon
     }
 }
 
-/// The appliance's inbound side, started for a test or a run: its MTA (`inbound serve`) and
-/// its reply processor (`replies process --watch`) on a fresh data folder, with a fake server
-/// to receive its notifications. Start it, play client scenarios against [`Self::addr`] with
-/// [`Self::client_options`], then [`Self::stop`] it.
-pub struct ApplianceReceiver {
-    /// Where its MTA listens.
-    pub addr: std::net::SocketAddr,
-    /// Its data folder (maildir, incoming-mail, comments, logs).
-    pub data: std::path::PathBuf,
-    /// Template variables from the notification (`reply_to`, `reply_to_tampered`,
-    /// `noreply_cc`, `in_reply_to`, `user_address`), empty without `notify`.
-    pub vars: Vec<(String, String)>,
-    server: Child,
-    processor: Child,
-    _outbound: FakeSmtpServer,
-    _work: tempfile::TempDir,
+/// Starts the receiver, plays the script, and returns the client's record plus what the
+/// receiver reported.
+async fn drive(
+    scenario: &ClientScenario,
+    ctx: &RunContext,
+) -> Result<(crate::verify::ConversationRecord, String), ReceiverError> {
+    let spec = scenario.receiver.clone().unwrap_or_default();
+    let origin = scenario
+        .header
+        .path
+        .as_ref()
+        .map_or_else(|| "<inline>".to_owned(), |p| p.display().to_string());
+    let at = format!("{origin}:{}", spec.line);
+    let receiver = AdapterReceiver::start_at(&spec, ctx, &at).await?;
+    let options = receiver.client_options()?;
+    let record = play(scenario, receiver.addr, &options).await;
+    Ok((record, receiver.stop().await))
 }
 
-impl ApplianceReceiver {
-    /// Writes the settings, sends the notification (if any), starts the MTA and the processor.
+/// Why a receiver could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiverError {
+    /// The adapter is not declared.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    /// A file or folder for it could not be made.
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The harness's certificates could not be read.
+    #[error("cannot read the harness's certificates: {0}")]
+    Certs(#[from] crate::certs::CertError),
+    /// The program could not be started.
+    #[error("cannot run the receiver adapter `{name}` ({program}): {source}")]
+    Spawn {
+        /// The adapter.
+        name: String,
+        /// Its program.
+        program: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// It did not print `listening on ADDR`.
+    #[error("the receiver adapter `{name}` {what}{}", said_text(.said))]
+    NotListening {
+        /// The adapter.
+        name: String,
+        /// What happened instead.
+        what: String,
+        /// What it printed on standard output and standard error meanwhile.
+        said: String,
+    },
+}
+
+fn said_text(said: &str) -> String {
+    if said.trim().is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<String> = said
+            .trim_end()
+            .lines()
+            .map(|l| format!("         {l}"))
+            .collect();
+        format!("; it said:\n{}", lines.join("\n"))
+    }
+}
+
+/// A receiver started through its adapter for a test or a run: start it, play client
+/// scenarios against [`Self::addr`] with [`Self::client_options`], then [`Self::stop`] it.
+/// Dropped without `stop`, it is sent SIGTERM.
+pub struct AdapterReceiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its data folder (`{work}`), where effects are looked for.
+    pub data: PathBuf,
+    /// The template variables it printed (`var NAME VALUE`), in order.
+    pub vars: Vec<(String, String)>,
+    child: Child,
+    report: JoinHandle<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl AdapterReceiver {
+    /// Starts the receiver adapter `spec.name` of `ctx.adapters` with the spec's settings and
+    /// waits for its `listening on ADDR`.
     ///
     /// # Errors
-    /// A description of what could not be started.
-    pub async fn start(spec: &ReceiverSpec, ctx: &RunContext) -> Result<Self, String> {
-        let work = tempfile::Builder::new()
+    /// When the adapter is not declared, cannot be run, or does not start listening.
+    pub async fn start(spec: &ReceiverSpec, ctx: &RunContext) -> Result<Self, ReceiverError> {
+        Self::start_at(spec, ctx, "receiver").await
+    }
+
+    /// As [`Self::start`]; `at` names who asked (the scenario's line), for errors.
+    async fn start_at(
+        spec: &ReceiverSpec,
+        ctx: &RunContext,
+        at: &str,
+    ) -> Result<Self, ReceiverError> {
+        let adapter = ctx.adapters.receiver(&spec.name, at)?;
+        let dir = tempfile::Builder::new()
             .prefix("smtp-harness-receiver-")
             .tempdir()
-            .map_err(|e| format!("cannot make a work directory: {e}"))?;
-        let data = work.path().join("appliance");
-        std::fs::create_dir_all(&data)
-            .map_err(|e| format!("cannot make {}: {e}", data.display()))?;
-        let appliance = &ctx.tools.appliance;
-        // The loop: a fake server receives the appliance's notification first.
-        let outbound = FakeSmtpServer::builder(ServerScenario::accept_all())
-            .verify_on_drop(false)
-            .start()
-            .await
-            .map_err(|e| format!("cannot start the fake server for notifications: {e}"))?;
-        write_settings(spec, work.path(), &data, outbound.port(), ctx)?;
-        let vars = match &spec.notify {
-            Some(notify) => {
-                notification(appliance, &data, notify, spec.token_age, &outbound).await?
+            .map_err(|source| ReceiverError::Io {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let data = dir.path().join("work");
+        make_dir(&data)?;
+        let tls = tls_files(spec.tls, dir.path(), ctx)?;
+        let argv = adapter.argv(
+            &contract_values(&data, &tls),
+            &[("settings", settings(spec))],
+        );
+        let mut child = spawn(adapter, &argv, ctx)?;
+        let stderr = collect_stderr(&mut child);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let started = tokio::time::timeout(START, read_until_listening(&mut lines)).await;
+        let (vars, addr) = match started {
+            Ok(Ok(found)) => found,
+            failed => {
+                let what = match failed {
+                    Ok(Err(what)) => what,
+                    _ => format!(
+                        "printed no `listening on ADDR` within {} s",
+                        START.as_secs()
+                    ),
+                };
+                // Let it stop what it may have started, then make sure it is gone.
+                if let Some(pid) = child.id() {
+                    terminate(pid);
+                }
+                if tokio::time::timeout(STOP, child.wait()).await.is_err() {
+                    let _ = child.kill().await;
+                }
+                let said = tokio::time::timeout(Duration::from_secs(1), stderr)
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                return Err(ReceiverError::NotListening {
+                    name: adapter.name.clone(),
+                    what,
+                    said,
+                });
             }
-            None => Vec::new(),
         };
-        let mut server = spawn(
-            appliance,
-            &data,
-            &["inbound", "serve", "--listen", "127.0.0.1:0"],
-        )?;
-        let addr = listening_on(&mut server).await?;
-        let processor = spawn(appliance, &data, &["replies", "process", "--watch"])?;
-        Ok(ApplianceReceiver {
+        let report = tokio::spawn(async move {
+            let mut report = String::new();
+            while let Ok(Some(line)) = lines.next_line().await {
+                report.push_str(&line);
+                report.push('\n');
+            }
+            report
+        });
+        Ok(AdapterReceiver {
             addr,
             data,
             vars,
-            server,
-            processor,
-            _outbound: outbound,
-            _work: work,
+            child,
+            report,
+            _dir: dir,
         })
     }
 
     /// Client options for playing against it: the test CA, its variables, its folder for
-    /// effects (waiting up to 5 s for the processor).
+    /// effects (waiting up to 5 s for them).
     ///
     /// # Errors
     /// When the built-in test CA does not load.
-    pub fn client_options(&self) -> Result<ClientOptions, String> {
-        let mut options = ClientOptions::test_ca(SETTLE)
-            .map_err(|e| e.to_string())?
-            .effects_dir(&self.data);
-        options.effects_wait = Duration::from_secs(5);
+    pub fn client_options(&self) -> Result<ClientOptions, crate::certs::CertError> {
+        let mut options = ClientOptions::test_ca(CLIENT_WAIT)?.effects_dir(&self.data);
+        options.effects_wait = EFFECTS_WAIT;
         for (name, value) in &self.vars {
             options = options.var(name, value);
         }
         Ok(options)
     }
 
-    /// Stops both programs and returns what the receiver did (folder counts, the processor's
-    /// moves) and the tail of its logs.
+    /// Sends SIGTERM, waits for the adapter to exit (killing it after 15 s), and returns what
+    /// it printed after `listening on`.
     pub async fn stop(mut self) -> String {
-        stop(&mut self.processor).await;
-        stop(&mut self.server).await;
-        let mut notes = effects_summary(&self.data);
-        for log in ["logs/mail.log", "logs/mail-replies/metroplex.log"] {
-            if let Ok(text) = std::fs::read_to_string(self.data.join(log)) {
-                notes.push_str(&format!("{log}:\n"));
-                let lines: Vec<&str> = text.lines().collect();
-                for l in &lines[lines.len().saturating_sub(20)..] {
-                    notes.push_str("   ");
-                    notes.push_str(l);
-                    notes.push('\n');
-                }
-            }
+        if let Some(pid) = self.child.id() {
+            terminate(pid);
         }
-        notes
-    }
-}
-
-/// Starts the receiver, plays the script, and returns the client's record plus what the
-/// receiver did.
-async fn drive(
-    scenario: &ClientScenario,
-    ctx: &RunContext,
-) -> Result<(crate::verify::ConversationRecord, String), String> {
-    let spec = scenario.receiver.clone().unwrap_or_default();
-    let receiver = ApplianceReceiver::start(&spec, ctx).await?;
-    let options = receiver.client_options()?;
-    let record = play(scenario, receiver.addr, &options).await;
-    Ok((record, receiver.stop().await))
-}
-
-/// What the receiver did, in words that stay the same from run to run: how many files each
-/// folder holds, and the processor's moves and refusals with paths made relative and maildir
-/// names replaced by `[message]`.
-fn effects_summary(data: &Path) -> String {
-    let mut out = String::from("receiver effects:\n");
-    for dir in [
-        "mail/reply/tmp",
-        "mail/reply/new",
-        "incoming-mail/success",
-        "incoming-mail/failure",
-        "comments",
-    ] {
-        let count = std::fs::read_dir(data.join(dir))
-            .map(|d| d.flatten().filter(|e| e.path().is_file()).count())
-            .unwrap_or(0);
-        out.push_str(&format!("   {dir}: {count} file(s)\n"));
-    }
-    // The comments, as the product would show them: thread, user, text.
-    let mut comments: Vec<String> = std::fs::read_dir(data.join("comments"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    comments.sort();
-    for text in comments {
-        let Ok(c) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
-        let field = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_owned();
-        out.push_str(&format!(
-            "   comment on {} by {}: {:?}\n",
-            field("thread"),
-            field("user"),
-            field("body")
-        ));
-    }
-    let root = format!("{}/", data.display());
-    if let Ok(log) = std::fs::read_to_string(data.join("logs/mail-replies/metroplex.log")) {
-        for line in log.lines() {
-            let Some(at) = line.find("] ") else { continue };
-            let text = line[at + 2..].replace(&root, "");
-            let text = maildir_names(&text);
-            if text.starts_with("Moving")
-                || text.contains("rejected")
-                || text.contains("processing")
-            {
-                out.push_str(&format!("   {text}\n"));
+        let deadline = tokio::time::Instant::now() + STOP;
+        if tokio::time::timeout_at(deadline, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+        let report = &mut self.report;
+        match tokio::time::timeout_at(deadline + Duration::from_secs(1), report).await {
+            Ok(Ok(text)) => text,
+            _ => {
+                self.report.abort();
+                String::new()
             }
         }
     }
-    out
 }
 
-/// Replaces maildir file names (`mail/reply/new/1700000000.M1P2Q3.host`) by `[message]`.
-fn maildir_names(text: &str) -> String {
-    let mut out = String::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("mail/reply/new/") {
-        let after = i + "mail/reply/new/".len();
-        out.push_str(&rest[..after]);
-        out.push_str("[message]");
-        let end = rest[after..]
-            .find([' ', ':', ','])
-            .map_or(rest.len(), |e| after + e);
-        rest = &rest[end..];
+impl Drop for AdapterReceiver {
+    fn drop(&mut self) {
+        // Not stopped (a test that panicked): let the adapter stop what it started.
+        if let Ok(None) = self.child.try_wait()
+            && let Some(pid) = self.child.id()
+        {
+            terminate(pid);
+        }
     }
-    out.push_str(rest);
-    out
 }
 
-fn write_settings(
-    spec: &ReceiverSpec,
-    work: &Path,
-    data: &Path,
-    outbound_port: u16,
-    ctx: &RunContext,
-) -> Result<(), String> {
-    let host = &spec.hostname;
-    let mut text = format!(
-        "hostname = {host:?}\n\n[email]\nenabled = true\naddress = \"127.0.0.1\"\nport = {outbound_port}\n\
-         encryption = \"none\"\nauthentication = \"none\"\nnoreply_address = \"noreply@{host}\"\n\
-         discard_to_noreply = {}\nsupport = \"https://support.{host}\"\ntimeout_secs = 5\n\n[inbound]\nlisten = \"127.0.0.1:0\"\n",
-        spec.discard_to_noreply
-    );
-    if let Some(size) = spec.size {
-        text.push_str(&format!("max_message_size = {size}\n"));
-    }
-    if spec.tls {
-        let bundle = ctx
-            .certs
-            .bundle(CertVariant::Valid)
-            .map_err(|e| e.to_string())?;
-        let (cert, key) = (work.join("inbound.pem"), work.join("inbound.key.pem"));
-        write(&cert, &bundle.chain_pem)?;
-        write(&key, &bundle.key_pem)?;
-        text.push_str(&format!(
-            "tls_cert = {:?}\ntls_key = {:?}\n",
-            path_text(&cert),
-            path_text(&key)
-        ));
-    }
-    write(&data.join("settings.toml"), &text)
-}
-
-fn path_text(path: &Path) -> String {
-    path.display().to_string()
-}
-
-fn write(path: &Path, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
-}
-
-/// Has the appliance send a notification into `outbound` and returns the template variables
-/// its message gives the script.
-async fn notification(
-    appliance: &Path,
-    data: &Path,
-    notify: &NotifySpec,
-    age: Option<Duration>,
-    outbound: &FakeSmtpServer,
-) -> Result<Vec<(String, String)>, String> {
-    let (command, number_flag) = match notify.kind.as_str() {
-        "issue" => ("issue-comment", "--number"),
-        "pr" => ("pr-comment", "--number"),
-        _ => ("commit-comment", "--commit"),
-    };
-    let issued_at = age.map(|age| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        now.saturating_sub(age).as_secs().to_string()
-    });
-    let mut args = vec![
-        "notify",
-        command,
-        "--repo",
-        &notify.repo,
-        number_flag,
-        &notify.number,
-        "--comment-id",
-        "1",
-        "--to",
-        &notify.address,
-        "--to-user",
-        &notify.user,
-        "--author",
-        "Octo Cat",
-        "--subject",
-        "A thread for the harness",
-        "--body",
-        "A comment to reply to.",
-        "--send-now",
-    ];
-    if let Some(at) = &issued_at {
-        args.extend(["--issued-at", at.as_str()]);
-    }
-    let out = tokio::time::timeout(SETTLE, command_in(appliance, data, &args).output())
-        .await
-        .map_err(|_| "appliance notify did not finish in time".to_owned())?
-        .map_err(|e| format!("cannot run {}: {e}", appliance.display()))?;
-    if !out.status.success() {
-        return Err(format!(
-            "appliance notify failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let messages = outbound
-        .wait_for_messages(1, SETTLE)
-        .await
-        .map_err(|e| format!("the notification never arrived: {e}"))?;
-    let m = &messages[0];
-    let address = |header: &str| {
-        m.header(header).map(|v| match (v.find('<'), v.rfind('>')) {
-            (Some(a), Some(b)) if a < b => v[a + 1..b].to_owned(),
-            _ => v.trim().to_owned(),
-        })
-    };
-    let mut vars = Vec::new();
-    let reply_to = address("Reply-To").ok_or("the notification has no Reply-To")?;
-    vars.push(("reply_to_tampered".into(), tampered(&reply_to)));
-    vars.push(("reply_to".into(), reply_to));
-    if let Some(cc) = address("Cc") {
-        vars.push(("noreply_cc".into(), cc));
-    }
-    if let Some(id) = m.header("Message-ID") {
-        vars.push(("in_reply_to".into(), id));
-    }
-    vars.push(("user_address".into(), notify.address.clone()));
-    Ok(vars)
-}
-
-/// The reply address with one character of its token changed (`reply+abc…` → `reply+bbc…`).
-fn tampered(address: &str) -> String {
-    let Some(at) = address
-        .find('+')
-        .map(|i| i + 1)
-        .filter(|i| *i < address.len())
-    else {
-        return address.to_owned();
-    };
-    let mut bytes = address.as_bytes().to_vec();
-    bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
-    String::from_utf8(bytes).unwrap_or_else(|_| address.to_owned())
-}
-
-fn command_in(appliance: &Path, data: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(appliance);
-    command
-        .arg("--data-dir")
-        .arg(data)
-        .args(args)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    command
-}
-
-fn spawn(appliance: &Path, data: &Path, args: &[&str]) -> Result<Child, String> {
-    command_in(appliance, data, args)
-        .stdout(Stdio::piped())
+/// Sends SIGTERM to a process, as `kill` does.
+fn terminate(pid: u32) {
+    let _ = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
+        .status();
+}
+
+/// The certificate files for `tls on`: (cert, key, ca), or empty paths.
+struct TlsFiles {
+    on: bool,
+    cert: String,
+    key: String,
+    ca: String,
+}
+
+fn tls_files(on: bool, dir: &Path, ctx: &RunContext) -> Result<TlsFiles, ReceiverError> {
+    if !on {
+        return Ok(TlsFiles {
+            on,
+            cert: String::new(),
+            key: String::new(),
+            ca: String::new(),
+        });
+    }
+    let bundle = ctx.certs.bundle(CertVariant::Valid)?;
+    let folder = dir.join("tls");
+    make_dir(&folder)?;
+    let (cert, key, ca) = (
+        folder.join("cert.pem"),
+        folder.join("key.pem"),
+        folder.join("ca.pem"),
+    );
+    write(&cert, &bundle.chain_pem)?;
+    write(&key, &bundle.key_pem)?;
+    write(&ca, &ctx.certs.ca_pem()?)?;
+    let text = |p: &Path| p.display().to_string();
+    Ok(TlsFiles {
+        on,
+        cert: text(&cert),
+        key: text(&key),
+        ca: text(&ca),
+    })
+}
+
+/// The values of the receiver contract's placeholders.
+fn contract_values(data: &Path, tls: &TlsFiles) -> Vec<(&'static str, String)> {
+    vec![
+        ("work", data.display().to_string()),
+        ("tls", if tls.on { "on" } else { "off" }.to_owned()),
+        ("cert", tls.cert.clone()),
+        ("key", tls.key.clone()),
+        ("ca", tls.ca.clone()),
+    ]
+}
+
+/// `{settings}`: `--set KEY=VALUE` for each pass-through setting, in file order.
+fn settings(spec: &ReceiverSpec) -> Vec<String> {
+    spec.settings
+        .iter()
+        .map(|s| format!("--set={}={}", s.key, s.value))
+        .collect()
+}
+
+fn spawn(
+    adapter: &AdapterCommand,
+    argv: &[String],
+    ctx: &RunContext,
+) -> Result<Child, ReceiverError> {
+    let (program, args) = argv.split_first().expect("argv has the program");
+    Command::new(program)
+        .args(args)
+        .envs(ctx.adapters.env().iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| {
-            format!(
-                "cannot run {} {}: {e} (build the appliance: cargo build -p appliance)",
-                appliance.display(),
-                args.join(" ")
-            )
+        .map_err(|source| ReceiverError::Spawn {
+            name: adapter.name.clone(),
+            program: program.clone(),
+            source,
         })
 }
 
-/// Reads the `listening on ADDR` line a server prints first.
-async fn listening_on(child: &mut Child) -> Result<std::net::SocketAddr, String> {
-    let stdout = child.stdout.take().ok_or("no standard output")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let first = tokio::time::timeout(SETTLE, lines.next_line())
-        .await
-        .map_err(|_| "appliance inbound serve printed nothing in time".to_owned())?
-        .map_err(|e| e.to_string())?
-        .ok_or("appliance inbound serve exited before listening")?;
-    first
-        .strip_prefix("listening on ")
-        .and_then(|a| a.trim().parse().ok())
-        .ok_or_else(|| {
-            format!("expected `listening on ADDR` from appliance inbound serve, got {first:?}")
-        })
+/// Reads `var NAME VALUE` lines up to `listening on ADDR`; other lines are ignored.
+async fn read_until_listening(
+    lines: &mut Lines<BufReader<ChildStdout>>,
+) -> Result<(Vec<(String, String)>, SocketAddr), String> {
+    let mut vars = Vec::new();
+    loop {
+        let line = match lines.next_line().await {
+            Ok(Some(line)) => line,
+            Ok(None) => return Err("exited before `listening on ADDR`".into()),
+            Err(e) => return Err(format!("printed something unreadable: {e}")),
+        };
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            let addr = addr
+                .trim()
+                .parse()
+                .map_err(|_| format!("printed {line:?}, which names no address and port"))?;
+            return Ok((vars, addr));
+        }
+        if let Some(var) = line.strip_prefix("var ") {
+            let (name, value) = var.split_once(' ').unwrap_or((var, ""));
+            vars.push((name.to_owned(), value.to_owned()));
+        }
+    }
 }
 
-/// Stops a child with SIGTERM, then kills it if it lingers.
-async fn stop(child: &mut Child) {
-    if let Some(pid) = child.id() {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(pid.to_string())
-            .status()
-            .await;
+/// Reads the adapter's standard error in the background (so that it never blocks on a full
+/// pipe), keeping its last few kilobytes.
+fn collect_stderr(child: &mut Child) -> JoinHandle<String> {
+    let stderr = child.stderr.take();
+    tokio::spawn(async move {
+        let Some(mut stderr) = stderr else {
+            return String::new();
+        };
+        tail(&mut stderr).await
+    })
+}
+
+async fn tail(reader: &mut (impl AsyncRead + Unpin)) -> String {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = reader.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        kept.extend_from_slice(&buf[..n]);
+        if kept.len() > STDERR_KEPT {
+            kept.drain(..kept.len() - STDERR_KEPT);
+        }
     }
-    if tokio::time::timeout(Duration::from_secs(3), child.wait())
-        .await
-        .is_err()
-    {
-        let _ = child.kill().await;
-    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
+
+fn make_dir(path: &Path) -> Result<(), ReceiverError> {
+    std::fs::create_dir_all(path).map_err(|source| ReceiverError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+fn write(path: &Path, text: &str) -> Result<(), ReceiverError> {
+    std::fs::write(path, text).map_err(|source| ReceiverError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }

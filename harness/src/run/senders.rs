@@ -1,7 +1,9 @@
-//! The senders `smtp-harness run` can drive, each told the same settings in its own words: the
-//! appliance (its `email test` command), lettre (in process), curl, swaks, and any program a
-//! scenario names. A sender reports only whether it thinks it succeeded and what it said; what
-//! really happened is read from the server's transcripts.
+//! The senders `smtp-harness run` can drive, each told the same settings in its own words:
+//! lettre (in process), curl and swaks (third-party clients, built in), a scenario's own
+//! program (`sender command` and its `run` line) and the adapters of the configuration file
+//! (the system under test, say; see [`super::adapters`]). A sender reports only whether it
+//! thinks it succeeded and what it said; what really happened is read from the server's
+//! transcripts.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -13,6 +15,7 @@ use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsPar
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 
+use super::adapters::{AdapterError, Adapters, expand};
 use crate::scenario::{AuthMechanism, Encryption, SenderKind, SenderSpec};
 
 /// Where the sender must go and what it may use.
@@ -24,36 +27,8 @@ pub struct Target {
     pub port: u16,
     /// A PEM file with the CA that signed the server's certificate.
     pub ca: PathBuf,
-    /// A private directory for this run (settings, message file).
+    /// A private directory for this run (the message file; the adapter's `{work}` inside).
     pub work: PathBuf,
-}
-
-/// Programs the drivers run.
-#[derive(Clone, Debug)]
-pub struct Tools {
-    /// The `appliance` binary.
-    pub appliance: PathBuf,
-}
-
-impl Tools {
-    /// Finds the tools: `$SMTP_HARNESS_APPLIANCE`, else `appliance` next to this executable, else
-    /// in `target/debug` or `target/release` below the current directory, else on `PATH`.
-    pub fn discover() -> Self {
-        let appliance = std::env::var_os("SMTP_HARNESS_APPLIANCE")
-            .map(PathBuf::from)
-            .or_else(|| {
-                let beside = std::env::current_exe().ok()?.with_file_name("appliance");
-                beside.is_file().then_some(beside)
-            })
-            .or_else(|| {
-                ["target/debug/appliance", "target/release/appliance"]
-                    .into_iter()
-                    .map(PathBuf::from)
-                    .find(|p| p.is_file())
-            })
-            .unwrap_or_else(|| PathBuf::from("appliance"));
-        Tools { appliance }
-    }
 }
 
 /// What a sender said about its attempt.
@@ -78,7 +53,7 @@ pub enum SenderError {
     },
     /// The program could not be started.
     #[error(
-        "cannot run {program}: {source} (run scripts/setup, or build the appliance with cargo build)"
+        "cannot run {program}: {source} (scripts/setup installs curl and swaks; an adapter's program is the first word of its `run` in smtp-harness.toml)"
     )]
     Spawn {
         /// The program.
@@ -97,6 +72,9 @@ pub enum SenderError {
     /// The scenario's `command` sender has no `run` line.
     #[error("the `command` sender needs a `run` line in the sender block")]
     NoCommand,
+    /// The sender is an adapter the configuration does not declare.
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
 }
 
 /// The message every sender sends (fixed, so transcripts repeat).
@@ -110,22 +88,61 @@ pub fn message_text(spec: &SenderSpec) -> String {
     )
 }
 
-/// Runs one sender against the target; `Err` when it cannot be run at all.
+/// Runs one sender against the target; `Err` when it cannot be run at all. `at` names the
+/// scenario's sender line, for the error about an undeclared adapter.
 pub async fn drive(
     kind: SenderKind,
     spec: &SenderSpec,
     target: &Target,
-    tools: &Tools,
+    adapters: &Adapters,
+    at: &str,
 ) -> Result<SenderReport, SenderError> {
+    let env = adapters.env();
     match kind {
         SenderKind::Lettre => Ok(lettre_send(spec, target).await?),
-        SenderKind::Appliance => {
-            run_program(appliance_command(spec, target, tools)?, spec.timeout).await
+        SenderKind::Adapter(name) => {
+            let argv = adapters
+                .sender(name, at)?
+                .argv(&contract_values(spec, target)?, &[]);
+            run_program(argv, env, spec.timeout).await
         }
-        SenderKind::Curl => run_program(curl_command(spec, target)?, spec.timeout).await,
-        SenderKind::Swaks => run_program(swaks_command(spec, target)?, spec.timeout).await,
-        SenderKind::Command => run_program(custom_command(spec, target)?, spec.timeout).await,
+        SenderKind::Curl => run_program(curl_command(spec, target)?, env, spec.timeout).await,
+        SenderKind::Swaks => run_program(swaks_command(spec, target)?, env, spec.timeout).await,
+        SenderKind::Command => {
+            let template = spec.command.as_ref().ok_or(SenderError::NoCommand)?;
+            let values = contract_values(spec, target)?;
+            let argv = template.iter().map(|word| expand(word, &values)).collect();
+            run_program(argv, env, spec.timeout).await
+        }
     }
+}
+
+/// The values of the sender contract's placeholders (the message file is written for them).
+fn contract_values(
+    spec: &SenderSpec,
+    target: &Target,
+) -> Result<Vec<(&'static str, String)>, SenderError> {
+    let message = message_file(spec, target)?;
+    let work = target.work.join("work");
+    std::fs::create_dir_all(&work).map_err(|source| SenderError::Io {
+        path: work.clone(),
+        source,
+    })?;
+    Ok(vec![
+        ("host", target.host.clone()),
+        ("port", target.port.to_string()),
+        ("ca", target.ca.display().to_string()),
+        ("user", spec.user.clone()),
+        ("password", spec.password.clone()),
+        ("from", spec.from.clone()),
+        ("to", spec.to.join(",")),
+        ("message", message.display().to_string()),
+        ("encryption", spec.encryption.name().to_owned()),
+        ("auth", spec.auth.name().to_owned()),
+        ("timeout", spec.timeout.as_secs().max(1).to_string()),
+        ("trust", spec.trust.name().to_owned()),
+        ("work", work.display().to_string()),
+    ])
 }
 
 fn write(path: &Path, text: &str) -> Result<(), SenderError> {
@@ -241,45 +258,6 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-fn appliance_command(
-    spec: &SenderSpec,
-    target: &Target,
-    tools: &Tools,
-) -> Result<Vec<String>, SenderError> {
-    let mut settings = format!(
-        "hostname = \"appliance.test\"\n\n[email]\nenabled = true\naddress = {host:?}\nport = {port}\ndomain = \"appliance.test\"\n\
-         encryption = {enc:?}\nauthentication = {auth:?}\nca_file = {ca:?}\nnoreply_address = {from:?}\n\
-         discard_to_noreply = true\nsupport = \"https://support.appliance.test\"\ntimeout_secs = {timeout}\n",
-        host = target.host,
-        port = target.port,
-        enc = spec.encryption.name(),
-        auth = spec.auth.name(),
-        ca = target.ca.display().to_string(),
-        from = spec.from,
-        timeout = spec.timeout.as_secs().max(1),
-    );
-    if spec.auth != AuthMechanism::None {
-        settings.push_str(&format!(
-            "username = {:?}\npassword = {:?}\n",
-            spec.user, spec.password
-        ));
-    }
-    let candidate = target.work.join("candidate.toml");
-    write(&candidate, &settings)?;
-    let to = spec.to.first().cloned().unwrap_or_default();
-    Ok(vec![
-        tools.appliance.display().to_string(),
-        "--data-dir".into(),
-        target.work.join("appliance").display().to_string(),
-        "email".into(),
-        "test".into(),
-        "--to".into(),
-        to,
-        "--settings".into(),
-        candidate.display().to_string(),
-    ])
-}
-
 fn curl_command(spec: &SenderSpec, target: &Target) -> Result<Vec<String>, SenderError> {
     let scheme = if spec.encryption == Encryption::Tls {
         "smtps"
@@ -367,35 +345,16 @@ fn swaks_command(spec: &SenderSpec, target: &Target) -> Result<Vec<String>, Send
     Ok(cmd)
 }
 
-fn custom_command(spec: &SenderSpec, target: &Target) -> Result<Vec<String>, SenderError> {
-    let template = spec.command.as_ref().ok_or(SenderError::NoCommand)?;
-    let message = message_file(spec, target)?;
-    let ca = target.ca.display().to_string();
-    let message = message.display().to_string();
-    let port = target.port.to_string();
-    let to = spec.to.join(",");
-    Ok(template
-        .iter()
-        .map(|word| {
-            word.replace("{host}", &target.host)
-                .replace("{port}", &port)
-                .replace("{ca}", &ca)
-                .replace("{user}", &spec.user)
-                .replace("{password}", &spec.password)
-                .replace("{from}", &spec.from)
-                .replace("{to}", &to)
-                .replace("{message}", &message)
-                .replace("{encryption}", spec.encryption.name())
-                .replace("{auth}", spec.auth.name())
-        })
-        .collect())
-}
-
 /// Runs a program with no input, a deadline, and its output captured.
-async fn run_program(argv: Vec<String>, timeout: Duration) -> Result<SenderReport, SenderError> {
+async fn run_program(
+    argv: Vec<String>,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> Result<SenderReport, SenderError> {
     let (program, args) = argv.split_first().ok_or(SenderError::NoCommand)?;
     let child = tokio::process::Command::new(program)
         .args(args)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

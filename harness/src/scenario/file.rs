@@ -203,6 +203,7 @@ impl ScenarioFile {
 /// A scenario file of either role, as `run` and `check` load it: a server persona with its
 /// cases, or a client scenario (which has none).
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one per file loaded, moved once: boxing buys nothing
 pub enum AnyScenarioFile {
     /// A server scenario and its cases.
     Server(ScenarioFile),

@@ -74,6 +74,7 @@ mod error;
 mod expectations;
 mod file;
 mod header;
+mod keyword_line;
 mod parse;
 mod receiver;
 pub mod render;
@@ -91,11 +92,12 @@ pub use expectations::{Atom, Effect, EffectKind, Expectation, ExpectationKind};
 pub use file::{AnyScenario, AnyScenarioFile, ScenarioFile};
 pub use header::{DEFAULT_HOSTNAME, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SIZE, Header, Wording};
 pub(crate) use parse::parse_duration;
-pub use receiver::{NotifySpec, ReceiverSpec};
+pub use receiver::{ReceiverSetting, ReceiverSpec};
 pub use render::reply_line_text;
 pub use rules::{AuthCondition, Rule};
 pub use script::{Action, ClientStep, ClientStepKind, Step, StepKind};
 pub use sender::{
-    AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep, Trust,
+    AdapterName, AuthMechanism, Encryption, Outcome, OutcomeKind, SenderKind, SenderSpec, SmtpStep,
+    Trust,
 };
 pub use server::ServerScenario;

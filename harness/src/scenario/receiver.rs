@@ -1,158 +1,158 @@
-//! What a client scenario delivers to in `smtp-harness run`: `receiver appliance` starts the
-//! appliance's inbound side (its SMTP server and its reply processor) with these settings.
+//! What a client scenario delivers to in `smtp-harness run`: `receiver NAME` names a receiver
+//! adapter of the configuration file (`[receiver.NAME]` in `smtp-harness.toml`, see
+//! [`crate::run::adapters`]), and the indented lines below it are its settings.
 //!
 //! ```text
 //! role client
 //! receiver appliance
-//!     hostname appliance.test          # reply.HOSTNAME and noreply.HOSTNAME are its domains
-//!     discard-to-noreply on            # on | off
-//!     tls on                           # offer STARTTLS with the test certificate
-//!     size 1000000                     # the message size limit
+//!     tls on                           # the harness's own: offer STARTTLS with its certificate
+//!     hostname appliance.test          # everything else goes to the adapter, unread
 //!     notify issue octo/widgets 42 bob bob@example.com
-//!     token-age 40d                    # date the notification (and its token) 40 days ago
 //! ```
 //!
-//! `notify KIND REPO NUMBER USER ADDRESS` makes the appliance send a notification first (to a
-//! fake server) and hands its addresses to the script as `{reply_to}`, `{noreply_cc}` and
-//! `{in_reply_to}`: the whole notification → reply loop.
+//! The harness understands one setting, `tls on|off`: with `on` it hands the adapter the
+//! certificate and key of its `valid` variant. Every other line is a `KEY VALUE…` setting kept
+//! in file order and passed to the adapter as it is (`--set=KEY=VALUE`); the adapter decides
+//! what it means and refuses what it does not know when it starts.
+
+use super::ScenarioError;
+use super::keyword_line::KeywordLine;
+use super::sender::AdapterName;
 
 /// The receiver a client scenario drives in `run`, and its settings.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ReceiverSpec {
+    /// The receiver adapter's name (`appliance`).
+    pub name: String,
     /// 1-based line of the `receiver` line.
     pub line: usize,
-    /// The appliance's host name.
-    pub hostname: String,
-    /// Drop mail addressed only to noreply.HOSTNAME.
-    pub discard_to_noreply: bool,
-    /// Offer STARTTLS (with the harness's `valid` certificate).
+    /// Offer STARTTLS with the harness's `valid` certificate (`tls on`).
     pub tls: bool,
-    /// The message size limit, if set.
-    pub size: Option<u64>,
-    /// A notification to send first, for the loop.
-    pub notify: Option<NotifySpec>,
-    /// Date that notification (and its reply token) this long ago: `token-age 40d`.
-    pub token_age: Option<std::time::Duration>,
+    /// Every other setting, in file order, for the adapter.
+    pub settings: Vec<ReceiverSetting>,
 }
 
-impl Default for ReceiverSpec {
-    fn default() -> Self {
+impl ReceiverSpec {
+    /// A receiver spec for the adapter `name`, with no settings (as a test would build one).
+    pub fn new(name: &str) -> Self {
         ReceiverSpec {
+            name: name.to_owned(),
+            ..ReceiverSpec::default()
+        }
+    }
+
+    /// Adds a pass-through setting: `.setting("notify", "issue octo/widgets 42 bob b@x.test")`.
+    pub fn setting(mut self, key: &str, value: &str) -> Self {
+        self.settings.push(ReceiverSetting {
             line: 0,
-            hostname: "appliance.test".into(),
-            discard_to_noreply: true,
-            tls: false,
-            size: None,
-            notify: None,
-            token_age: None,
-        }
+            key: key.to_owned(),
+            value: value.to_owned(),
+        });
+        self
     }
 }
 
-/// A notification the appliance sends before the script runs.
+/// One `KEY VALUE…` line of a `receiver` block, for the adapter.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct NotifySpec {
-    /// `issue`, `pr` or `commit`.
-    pub kind: String,
-    /// `owner/name`.
-    pub repo: String,
-    /// The issue or pull request number, or the commit.
-    pub number: String,
-    /// The recipient's user name.
-    pub user: String,
-    /// The recipient's address.
-    pub address: String,
+pub struct ReceiverSetting {
+    /// 1-based line (0 when built in code).
+    pub line: usize,
+    /// The first word.
+    pub key: String,
+    /// The words after it, joined by one space (may be empty).
+    pub value: String,
 }
 
-/// Applies one indented line of a `receiver` block.
-pub(super) fn apply_setting<'a>(
-    spec: &mut ReceiverSpec,
-    words: &[(usize, &'a str)],
-) -> Result<(), super::sender::Problem<'a>> {
-    let (col, key) = words[0];
-    let values = &words[1..];
-    let on_off = |what: &'a str| -> Result<bool, super::sender::Problem<'a>> {
-        match values {
-            [(_, "on")] => Ok(true),
-            [(_, "off")] => Ok(false),
-            [(c, v), ..] => Err((*c, format!("`on` or `off` after `{what}`"), v)),
-            [] => Err((
-                col + key.len() + 1,
-                format!("`on` or `off` after `{what}`"),
-                "",
-            )),
-        }
-    };
-    match key {
-        "hostname" => match values {
-            [(_, v)] => spec.hostname = (*v).to_owned(),
-            _ => {
-                return Err((
-                    col + key.len() + 1,
-                    "a host name".into(),
-                    values.first().map_or("", |v| v.1),
-                ));
-            }
-        },
-        "discard-to-noreply" => spec.discard_to_noreply = on_off("discard-to-noreply")?,
-        "tls" => spec.tls = on_off("tls")?,
-        "size" => match values {
-            [(c, v)] => {
-                spec.size = Some(
-                    v.parse()
-                        .map_err(|_| (*c, "a size in octets".to_owned(), *v))?,
-                )
-            }
-            _ => {
-                return Err((
-                    col + key.len() + 1,
-                    "a size in octets".into(),
-                    values.first().map_or("", |v| v.1),
-                ));
-            }
-        },
-        "token-age" => match values {
-            [(c, v)] => {
-                let age = super::parse::parse_duration(v);
-                spec.token_age = Some(age.ok_or((*c, "a duration such as 40d".to_owned(), *v))?);
-            }
-            _ => {
-                return Err((
-                    col + key.len() + 1,
-                    "a duration such as 40d".into(),
-                    values.first().map_or("", |v| v.1),
-                ));
-            }
-        },
-        "notify" => match values {
-            [(c, kind), (_, repo), (_, number), (_, user), (_, address)] => {
-                if !matches!(*kind, "issue" | "pr" | "commit") {
-                    return Err((*c, "issue, pr or commit".into(), kind));
-                }
-                spec.notify = Some(NotifySpec {
-                    kind: (*kind).to_owned(),
-                    repo: (*repo).to_owned(),
-                    number: (*number).to_owned(),
-                    user: (*user).to_owned(),
-                    address: (*address).to_owned(),
-                });
-            }
-            _ => {
-                return Err((
-                    values.first().map_or(col + key.len() + 1, |v| v.0),
-                    "KIND REPO NUMBER USER ADDRESS, as in `notify issue octo/widgets 42 bob bob@example.com`".into(),
-                    values.first().map_or("", |v| v.1),
-                ));
-            }
-        },
-        other => {
-            return Err((
-                col,
-                "a receiver setting: hostname, discard-to-noreply, tls, size, notify or token-age"
-                    .into(),
-                other,
-            ));
-        }
+/// Reads the `receiver NAME` line.
+pub(super) fn parse_receiver(line: &KeywordLine<'_>) -> Result<ReceiverSpec, ScenarioError> {
+    const WHAT: &str =
+        "the name of a receiver adapter from smtp-harness.toml (`receiver appliance`)";
+    let name = line.one_value(WHAT)?;
+    if !AdapterName::is_valid(name.text) {
+        return Err(line.expected(&name, WHAT));
     }
+    Ok(ReceiverSpec {
+        name: name.text.to_owned(),
+        line: line.number,
+        ..ReceiverSpec::default()
+    })
+}
+
+/// Applies one indented line of a `receiver` block (its key is the line's keyword).
+pub(super) fn apply_setting(
+    spec: &mut ReceiverSpec,
+    line: &KeywordLine<'_>,
+) -> Result<(), ScenarioError> {
+    let key = line.keyword.text;
+    if key == "tls" {
+        const WHAT: &str = "`on` or `off` after `tls`";
+        let value = line.one_value(WHAT)?;
+        spec.tls = match value.text {
+            "on" => true,
+            "off" => false,
+            _ => return Err(line.expected(&value, WHAT)),
+        };
+        return Ok(());
+    }
+    let well_formed = key
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !well_formed {
+        return Err(line.expected(
+            &line.keyword,
+            "a receiver setting: `tls on|off`, or a KEY (letters, digits, `-`, `_`, `.`) and its value for the adapter",
+        ));
+    }
+    spec.settings.push(ReceiverSetting {
+        line: line.number,
+        key: key.to_owned(),
+        value: line
+            .values
+            .iter()
+            .map(|w| w.text)
+            .collect::<Vec<_>>()
+            .join(" "),
+    });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_receiver_block_keeps_tls_and_passes_every_other_setting_through_in_order() {
+        let scenario = crate::ClientScenario::parse(
+            "role client\nreceiver appliance\n    notify issue octo/widgets 42 bob bob@example.com\n    tls on\n    hostname example.test\n    flag\nS: 220*\n",
+            "x.scn",
+        )
+        .expect("parses");
+        let spec = scenario.receiver.expect("a receiver");
+        assert_eq!(
+            (spec.name.as_str(), spec.line, spec.tls),
+            ("appliance", 2, true)
+        );
+        let settings: Vec<(usize, &str, &str)> = spec
+            .settings
+            .iter()
+            .map(|s| (s.line, s.key.as_str(), s.value.as_str()))
+            .collect();
+        assert_eq!(
+            settings,
+            [
+                (3, "notify", "issue octo/widgets 42 bob bob@example.com"),
+                (5, "hostname", "example.test"),
+                (6, "flag", ""),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_spec_built_in_code_has_the_same_shape() {
+        let spec = ReceiverSpec::new("appliance").setting("size", "1000");
+        assert_eq!(spec.name, "appliance");
+        assert!(!spec.tls);
+        assert_eq!(spec.settings[0].key, "size");
+        assert_eq!(spec.settings[0].value, "1000");
+    }
 }

@@ -24,54 +24,12 @@
 use std::fmt;
 use std::time::Duration;
 
-/// A sender the harness can drive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SenderKind {
-    /// The appliance's own sender (`appliance email test`), run as a program.
-    Appliance,
-    /// lettre, in process.
-    Lettre,
-    /// curl, with an `smtp://` or `smtps://` URL.
-    Curl,
-    /// swaks.
-    Swaks,
-    /// A program given by the scenario's `run` line.
-    Command,
-}
+mod kind;
 
-impl SenderKind {
-    /// Every sender, in matrix order.
-    pub const ALL: [SenderKind; 5] = [
-        SenderKind::Appliance,
-        SenderKind::Lettre,
-        SenderKind::Curl,
-        SenderKind::Swaks,
-        SenderKind::Command,
-    ];
+pub use kind::{AdapterName, SenderKind};
 
-    /// The name used in files and on the command line.
-    pub fn name(self) -> &'static str {
-        match self {
-            SenderKind::Appliance => "appliance",
-            SenderKind::Lettre => "lettre",
-            SenderKind::Curl => "curl",
-            SenderKind::Swaks => "swaks",
-            SenderKind::Command => "command",
-        }
-    }
-
-    /// The sender with this name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.name() == name)
-    }
-}
-
-impl fmt::Display for SenderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use super::ScenarioError;
+use super::keyword_line::{KeywordLine, LineWord};
 
 /// How the sender protects the connection.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -127,7 +85,7 @@ pub enum AuthMechanism {
 }
 
 impl AuthMechanism {
-    /// The name used in files (and in the appliance's settings).
+    /// The name used in files and given to adapters (`{auth}`).
     pub fn name(self) -> &'static str {
         match self {
             AuthMechanism::None => "none",
@@ -164,7 +122,7 @@ impl AuthMechanism {
 pub struct SenderSpec {
     /// 1-based line of the `sender` line.
     pub line: usize,
-    /// The senders, in the order written; the first is the default.
+    /// The senders, in the order written.
     pub senders: Vec<SenderKind>,
     /// Connection protection.
     pub encryption: Encryption,
@@ -183,9 +141,10 @@ pub struct SenderSpec {
     pub timeout: Duration,
     /// The certificate the sender trusts.
     pub trust: Trust,
-    /// The program for the `command` sender, with `{host}`, `{port}`, `{ca}`, `{user}`,
-    /// `{password}`, `{from}`, `{to}` and `{message}` placeholders; words split like a shell
-    /// would on spaces, `"…"` keeping spaces.
+    /// The program for the `command` sender (the inline adapter), with the placeholders of
+    /// the sender contract (`{host}`, `{port}`, `{ca}`, `{message}` …, see
+    /// [`crate::run::adapters`]); words split like a shell would on spaces, `"…"` keeping
+    /// spaces.
     pub command: Option<Vec<String>>,
     /// Senders known not to reach the outcome, each with the reason (`known swaks: …`). Their
     /// runs are reported as known failures, and fail if they start to behave.
@@ -196,7 +155,7 @@ impl Default for SenderSpec {
     fn default() -> Self {
         SenderSpec {
             line: 0,
-            senders: vec![SenderKind::Appliance],
+            senders: Vec::new(),
             encryption: Encryption::default(),
             auth: AuthMechanism::default(),
             user: String::new(),
@@ -360,174 +319,168 @@ impl fmt::Display for OutcomeKind {
     }
 }
 
-/// A problem in a `sender` or `outcome` line: (column offset in words, expected, found).
-pub(super) type Problem<'a> = (usize, String, &'a str);
+/// What may follow `sender`.
+const SENDER_NAMES: &str =
+    "a sender: lettre, curl, swaks, command, or an adapter's name from smtp-harness.toml";
 
 /// Reads the sender names after `sender`.
-pub(super) fn parse_senders<'a>(
-    words: &[(usize, &'a str)],
-) -> Result<Vec<SenderKind>, Problem<'a>> {
-    const EXPECTED: &str = "a sender: appliance, lettre, curl, swaks or command";
-    if words.is_empty() {
-        return Err((0, EXPECTED.into(), ""));
+pub(super) fn parse_senders(line: &KeywordLine<'_>) -> Result<Vec<SenderKind>, ScenarioError> {
+    if line.values.is_empty() {
+        return Err(line.missing(SENDER_NAMES));
     }
-    words
+    line.values
         .iter()
-        .map(|(col, w)| SenderKind::from_name(w).ok_or((*col, EXPECTED.into(), *w)))
+        .map(|w| SenderKind::from_name(w.text).ok_or_else(|| line.expected(w, SENDER_NAMES)))
         .collect()
 }
 
-/// Applies one indented line of a `sender` block.
-pub(super) fn apply_setting<'a>(
+/// Applies one indented line of a `sender` block (its key is the line's keyword).
+pub(super) fn apply_setting(
     spec: &mut SenderSpec,
-    words: &[(usize, &'a str)],
-) -> Result<(), Problem<'a>> {
-    let (col, key) = words[0];
-    let values = &words[1..];
-    let one = |what: &str| -> Result<(usize, &'a str), Problem<'a>> {
-        match values {
-            [v] => Ok(*v),
-            [] => Err((col + key.len() + 1, what.to_owned(), "")),
-            [_, extra, ..] => Err((extra.0, "the end of the line".into(), extra.1)),
-        }
-    };
-    match key {
+    line: &KeywordLine<'_>,
+) -> Result<(), ScenarioError> {
+    let values = &line.values;
+    match line.keyword.text {
         "encryption" => {
-            let (c, v) = one("none, starttls, starttls-opportunistic or tls")?;
-            spec.encryption = Encryption::from_name(v).ok_or((
-                c,
-                "none, starttls, starttls-opportunistic or tls".into(),
-                v,
-            ))?;
+            const WHAT: &str = "none, starttls, starttls-opportunistic or tls";
+            let v = line.one_value(WHAT)?;
+            spec.encryption =
+                Encryption::from_name(v.text).ok_or_else(|| line.expected(&v, WHAT))?;
         }
         "auth" => {
-            let (c, v) = one("none, plain, login or cram-md5")?;
-            spec.auth = AuthMechanism::from_name(v).ok_or((
-                c,
-                "none, plain, login or cram-md5".into(),
-                v,
-            ))?;
+            const WHAT: &str = "none, plain, login or cram-md5";
+            let v = line.one_value(WHAT)?;
+            spec.auth = AuthMechanism::from_name(v.text).ok_or_else(|| line.expected(&v, WHAT))?;
         }
-        "user" => spec.user = one("a user name")?.1.to_owned(),
-        "password" => spec.password = one("a password")?.1.to_owned(),
-        "from" => spec.from = one("an address")?.1.to_owned(),
+        "user" => spec.user = line.one_value("a user name")?.text.to_owned(),
+        "password" => spec.password = line.one_value("a password")?.text.to_owned(),
+        "from" => spec.from = line.one_value("an address")?.text.to_owned(),
         "to" => {
             if values.is_empty() {
-                return Err((col + 3, "one or more addresses".into(), ""));
+                return Err(line.missing("one or more addresses"));
             }
-            spec.to = values.iter().map(|(_, v)| (*v).to_owned()).collect();
+            spec.to = values.iter().map(|v| v.text.to_owned()).collect();
         }
         "timeout" => {
-            let (c, v) = one("a duration such as 5s")?;
-            spec.timeout = super::parse::parse_duration(v).ok_or((
-                c,
-                "a duration such as 500ms, 2s or 1m".into(),
-                v,
-            ))?;
+            let v = line.one_value("a duration such as 5s")?;
+            spec.timeout = super::parse::parse_duration(v.text)
+                .ok_or_else(|| line.expected(&v, "a duration such as 500ms, 2s or 1m"))?;
         }
         "trust" => {
-            let (c, v) = one("test-ca or self-signed")?;
+            const WHAT: &str = "test-ca or self-signed";
+            let v = line.one_value(WHAT)?;
             spec.trust = [Trust::TestCa, Trust::SelfSigned]
                 .into_iter()
-                .find(|t| t.name() == v)
-                .ok_or((c, "test-ca or self-signed".into(), v))?;
+                .find(|t| t.name() == v.text)
+                .ok_or_else(|| line.expected(&v, WHAT))?;
         }
-        "known" => {
-            let mut names = Vec::new();
-            let mut rest = values.iter().peekable();
-            while let Some((_, word)) = rest.peek() {
-                let Some(kind) = SenderKind::from_name(word.trim_end_matches([',', ':'])) else {
-                    break;
-                };
-                names.push(kind);
-                let last = word.ends_with(':');
-                rest.next();
-                if last {
-                    break;
-                }
-            }
-            let reason: Vec<&str> = rest.map(|(_, w)| *w).collect();
-            if names.is_empty() {
-                let (c, w) = values.first().copied().unwrap_or((col + 6, ""));
-                return Err((
-                    c,
-                    "the senders that miss the outcome, then the reason: `known swaks: …`".into(),
-                    w,
-                ));
-            }
-            if reason.is_empty() {
-                return Err((
-                    col + key.len() + 1,
-                    "a reason after the sender names: `known swaks: …`".into(),
-                    "",
-                ));
-            }
-            for kind in names {
-                spec.known.push((kind, reason.join(" ")));
-            }
-        }
+        "known" => known(spec, line)?,
         "run" => {
             if values.is_empty() {
-                return Err((col + 4, "the program and its arguments".into(), ""));
+                return Err(line.missing("the program and its arguments"));
             }
-            spec.command = Some(values.iter().map(|(_, v)| (*v).to_owned()).collect());
+            spec.command = Some(values.iter().map(|v| v.text.to_owned()).collect());
         }
-        other => {
-            return Err((
-                col,
-                "a sender setting: encryption, auth, user, password, from, to, timeout, trust, known or run"
-                    .into(),
-                other,
+        _ => {
+            return Err(line.expected(
+                &line.keyword,
+                "a sender setting: encryption, auth, user, password, from, to, timeout, trust, known or run",
             ));
         }
     }
     Ok(())
 }
 
+/// `known swaks, curl: the reason`: the names (built-in senders, or adapters of the sender
+/// line), up to the one that ends with `:`, then the reason.
+fn known(spec: &mut SenderSpec, line: &KeywordLine<'_>) -> Result<(), ScenarioError> {
+    let named = |word: &str| {
+        let name = word.trim_end_matches([',', ':']);
+        SenderKind::BUILT_IN
+            .into_iter()
+            .chain(spec.senders.iter().copied())
+            .find(|k| k.name() == name)
+    };
+    let mut names = Vec::new();
+    let mut rest = line.values.iter().peekable();
+    while let Some(word) = rest.peek() {
+        let Some(kind) = named(word.text) else {
+            break;
+        };
+        names.push(kind);
+        let last = word.text.ends_with(':');
+        rest.next();
+        if last {
+            break;
+        }
+    }
+    let reason: Vec<&str> = rest.map(|w| w.text).collect();
+    if names.is_empty() {
+        const WHAT: &str = "the senders that miss the outcome, then the reason: `known swaks: …`";
+        return Err(match line.values.first() {
+            Some(w) => line.expected(w, WHAT),
+            None => line.missing(WHAT),
+        });
+    }
+    if reason.is_empty() {
+        return Err(line.missing("a reason after the sender names: `known swaks: …`"));
+    }
+    for kind in names {
+        spec.known.push((kind, reason.join(" ")));
+    }
+    Ok(())
+}
+
 /// Reads the words after `outcome`.
-pub(super) fn parse_outcome<'a>(
-    words: &[(usize, &'a str)],
-    end: usize,
-) -> Result<OutcomeKind, Problem<'a>> {
+pub(super) fn parse_outcome(line: &KeywordLine<'_>) -> Result<OutcomeKind, ScenarioError> {
     const EXPECTED: &str =
         "`success`, `failure [at STEP] [CODE]`, `refused cleartext-auth` or `refused certificate`";
-    match words {
-        [] => Err((end, EXPECTED.into(), "")),
-        [(_, "refused"), (_, "cleartext-auth")] => Ok(OutcomeKind::RefusedCleartextAuth),
-        [(_, "refused"), (_, "certificate")] => Ok(OutcomeKind::RefusedCertificate),
-        [(_, "refused"), (c, what), ..] if !matches!(*what, "cleartext-auth" | "certificate") => {
-            Err((*c, "`cleartext-auth` or `certificate`".into(), what))
+    const REFUSED: &str = "`cleartext-auth` or `certificate`";
+    let end = |w: &LineWord<'_>| w.column + w.text.len() + 1;
+    let words: Vec<&str> = line.values.iter().map(|w| w.text).collect();
+    let at = |i: usize| &line.values[i];
+    match words.as_slice() {
+        [] => Err(line.missing(EXPECTED)),
+        ["refused", "cleartext-auth"] => Ok(OutcomeKind::RefusedCleartextAuth),
+        ["refused", "certificate"] => Ok(OutcomeKind::RefusedCertificate),
+        ["refused", what, ..] if !matches!(*what, "cleartext-auth" | "certificate") => {
+            Err(line.expected(at(1), REFUSED))
         }
-        [(_, "refused"), _, (c, extra), ..] => Err((*c, "the end of the line".into(), extra)),
-        [(_, "refused")] => Err((end + 8, "`cleartext-auth` or `certificate`".into(), "")),
-        [(_, "success")] => Ok(OutcomeKind::Success),
-        [(_, "success"), (c, extra), ..] => Err((*c, "the end of the line".into(), extra)),
-        [(_, "failure"), rest @ ..] => {
-            let mut rest = rest.iter();
+        ["refused", _, _, ..] => Err(line.expected(at(2), "the end of the line")),
+        ["refused"] => Err(line.error_at(end(at(0)), REFUSED, "")),
+        ["success"] => Ok(OutcomeKind::Success),
+        ["success", ..] => Err(line.expected(at(1), "the end of the line")),
+        ["failure", ..] => {
+            let mut rest = line.values[1..].iter();
             let mut step = None;
             let mut code = None;
             let mut next = rest.next();
-            if let Some((_, "at")) = next {
-                let (c, name) = rest
+            if next.is_some_and(|w| w.text == "at") {
+                let name = rest
                     .next()
-                    .ok_or((end, "a step after `at`".to_owned(), ""))?;
-                step = Some(SmtpStep::from_name(name).ok_or((
-                    *c,
-                    "a step: GREETING, EHLO, STARTTLS, TLS, AUTH, MAIL, RCPT or DATA".to_owned(),
-                    *name,
-                ))?);
+                    .ok_or_else(|| line.error_at(line.after_keyword(), "a step after `at`", ""))?;
+                step = Some(SmtpStep::from_name(name.text).ok_or_else(|| {
+                    line.expected(
+                        name,
+                        "a step: GREETING, EHLO, STARTTLS, TLS, AUTH, MAIL, RCPT or DATA",
+                    )
+                })?);
                 next = rest.next();
             }
-            if let Some((c, text)) = next {
-                let parsed = text.parse::<u16>().ok().filter(|c| (400..=599).contains(c));
+            if let Some(w) = next {
+                let parsed = w
+                    .text
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|c| (400..=599).contains(c));
                 code =
-                    Some(parsed.ok_or((*c, "a reply code from 400 to 599".to_owned(), *text))?);
-                if let Some((c, extra)) = rest.next() {
-                    return Err((*c, "the end of the line".into(), extra));
+                    Some(parsed.ok_or_else(|| line.expected(w, "a reply code from 400 to 599"))?);
+                if let Some(extra) = rest.next() {
+                    return Err(line.expected(extra, "the end of the line"));
                 }
             }
             Ok(OutcomeKind::Failure { step, code })
         }
-        [(c, other), ..] => Err((*c, EXPECTED.into(), other)),
+        _ => Err(line.expected(at(0), EXPECTED)),
     }
 }

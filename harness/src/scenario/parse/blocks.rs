@@ -5,9 +5,8 @@ use super::expectations::{self, Expected};
 use super::lexer::{Word, split_words};
 use super::rules::Body;
 use super::{Draft, Origin, Parser, script, settings};
-use crate::scenario::{
-    Effect, Expectation, Outcome, ReceiverSpec, Rule, ScenarioError, SenderSpec, Situation,
-};
+use crate::scenario::keyword_line::{KeywordLine, LineWord};
+use crate::scenario::{Effect, Expectation, Outcome, Rule, ScenarioError, SenderSpec, Situation};
 
 /// What is open while the lines are read: at most one thing at a time.
 #[derive(Clone, Debug)]
@@ -100,23 +99,21 @@ impl Parser<'_> {
         match &mut self.block {
             Block::Sender => {
                 let words = split_words(origin, n, text.trim_end(), column)?;
-                let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
+                let setting = keyword_line(origin, n, &words[0], &words[1..]);
                 let Draft::Server(scenario) = &mut self.draft else {
                     unreachable!("only a server scenario opens a sender block");
                 };
                 let spec = scenario.sender.get_or_insert_with(Default::default);
-                crate::scenario::sender::apply_setting(spec, &pairs)
-                    .map_err(|(col, expected, found)| origin.syntax(n, col, &expected, found))
+                crate::scenario::sender::apply_setting(spec, &setting)
             }
             Block::Receiver => {
                 let words = split_words(origin, n, text.trim_end(), column)?;
-                let pairs: Vec<(usize, &str)> = words.iter().map(|w| (w.column, w.text)).collect();
+                let setting = keyword_line(origin, n, &words[0], &words[1..]);
                 let Draft::Client(scenario) = &mut self.draft else {
                     unreachable!("only a client scenario opens a receiver block");
                 };
                 let spec = scenario.receiver.get_or_insert_with(Default::default);
-                crate::scenario::receiver::apply_setting(spec, &pairs)
-                    .map_err(|(col, expected, found)| origin.syntax(n, col, &expected, found))
+                crate::scenario::receiver::apply_setting(spec, &setting)
             }
             Block::Rule { body, .. } => body.line(origin, n, column, text.trim_end(), false),
             Block::Default { body, .. } => body.line(origin, n, column, text.trim_end(), true),
@@ -156,7 +153,7 @@ impl Parser<'_> {
         }
     }
 
-    /// `receiver appliance`: a client scenario's receiver, its settings indented below.
+    /// `receiver NAME`: a client scenario's receiver (an adapter), its settings indented below.
     fn receiver_line(
         &mut self,
         n: usize,
@@ -170,16 +167,8 @@ impl Parser<'_> {
                 "`receiver` is for client scenarios: add `role client` to the settings",
             ));
         };
-        const WHAT: &str = "`appliance` (the receiver `run` can start)";
-        match rest {
-            [w] if w.text == "appliance" => {}
-            [w, ..] => return Err(origin.syntax(n, w.column, WHAT, w.text)),
-            [] => return Err(origin.syntax(n, keyword.column + 9, WHAT, "")),
-        }
-        scenario.receiver = Some(ReceiverSpec {
-            line: n,
-            ..Default::default()
-        });
+        let line = keyword_line(origin, n, keyword, rest);
+        scenario.receiver = Some(crate::scenario::receiver::parse_receiver(&line)?);
         self.block = Block::Receiver;
         Ok(())
     }
@@ -233,9 +222,7 @@ impl Parser<'_> {
         if scenario.outcome.is_some() {
             return Err(origin.invalid(n, "a scenario has one `outcome` line"));
         }
-        let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-        let kind = crate::scenario::sender::parse_outcome(&pairs, keyword.column + 8)
-            .map_err(|(col, expected, found)| origin.syntax(n, col, &expected, found))?;
+        let kind = crate::scenario::sender::parse_outcome(&keyword_line(origin, n, keyword, rest))?;
         scenario.outcome = Some(Outcome { line: n, kind });
         Ok(())
     }
@@ -288,21 +275,32 @@ pub(super) fn sender_line(
     keyword: &Word<'_>,
     rest: &[Word<'_>],
 ) -> Result<SenderSpec, ScenarioError> {
-    let pairs: Vec<(usize, &str)> = rest.iter().map(|w| (w.column, w.text)).collect();
-    let senders =
-        crate::scenario::sender::parse_senders(&pairs).map_err(|(col, expected, found)| {
-            origin.syntax(
-                n,
-                if col == 0 { keyword.column + 7 } else { col },
-                &expected,
-                found,
-            )
-        })?;
+    let senders = crate::scenario::sender::parse_senders(&keyword_line(origin, n, keyword, rest))?;
     Ok(SenderSpec {
         line: n,
         senders,
         ..Default::default()
     })
+}
+
+/// A `KEYWORD WORD…` line for the readers of the `sender` and `receiver` blocks and `outcome`,
+/// which report their errors themselves.
+fn keyword_line<'w>(
+    origin: Origin<'w>,
+    n: usize,
+    keyword: &Word<'w>,
+    rest: &[Word<'w>],
+) -> KeywordLine<'w> {
+    let word = |w: &Word<'w>| LineWord {
+        column: w.column,
+        text: w.text,
+    };
+    KeywordLine {
+        origin: origin.0,
+        number: n,
+        keyword: word(keyword),
+        values: rest.iter().map(word).collect(),
+    }
 }
 
 #[cfg(test)]
