@@ -4,6 +4,7 @@
 //! taken as the handshake.
 
 use super::{Entry, ImportError, Item, numbered};
+use crate::scenario::render::infer_tls;
 
 pub(super) fn recognises(line: &str) -> bool {
     line.starts_with("< ") || line.starts_with("> ") || line.starts_with("* ")
@@ -31,5 +32,5 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
             ));
         }
     }
-    Ok(super::infer_tls(entries))
+    Ok(infer_tls(entries))
 }

@@ -379,42 +379,6 @@ fn render_with_notes(
     Ok(render_scenario(entries, source, &preamble)?)
 }
 
-/// For formats that log no TLS event: a `220` answering `STARTTLS` is followed by the handshake.
-pub(crate) fn infer_tls(entries: Vec<Entry>) -> Vec<Entry> {
-    let mut out = Vec::with_capacity(entries.len() + 1);
-    let mut after_starttls = false;
-    let mut iter = entries.into_iter().peekable();
-    while let Some(entry) = iter.next() {
-        let line = entry.line;
-        let ends_reply = match &entry.item {
-            Item::Server(s) => {
-                let done = s.as_bytes().get(3) != Some(&b'-');
-                after_starttls && done && s.starts_with("220")
-            }
-            _ => false,
-        };
-        match &entry.item {
-            Item::Client(c) => after_starttls = c.trim().eq_ignore_ascii_case("STARTTLS"),
-            Item::TlsStarted => after_starttls = false,
-            Item::Server(_) => {}
-        }
-        out.push(entry);
-        if ends_reply
-            && !matches!(
-                iter.peek(),
-                Some(Entry {
-                    item: Item::TlsStarted,
-                    ..
-                })
-            )
-        {
-            out.push(Entry::new(line, Item::TlsStarted));
-            after_starttls = false;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

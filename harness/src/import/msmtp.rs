@@ -3,6 +3,7 @@
 //! own errors) is msmtp talking. A `220` answering `STARTTLS` is taken as the handshake.
 
 use super::{Entry, ImportError, Item, numbered};
+use crate::scenario::render::infer_tls;
 
 pub(super) fn recognises(line: &str) -> bool {
     line.starts_with("<-- ") || line.starts_with("--> ")
@@ -23,5 +24,5 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
             ));
         }
     }
-    Ok(super::infer_tls(entries))
+    Ok(infer_tls(entries))
 }

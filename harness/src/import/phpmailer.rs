@@ -7,6 +7,7 @@
 //! A `220` answering `STARTTLS` is taken as the handshake.
 
 use super::{Entry, ImportError, Item, numbered};
+use crate::scenario::render::infer_tls;
 
 const SERVER: &str = "SERVER -> CLIENT:";
 const CLIENT: &str = "CLIENT -> SERVER:";
@@ -55,7 +56,7 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
             ));
         }
     }
-    Ok(super::infer_tls(entries))
+    Ok(infer_tls(entries))
 }
 
 /// Is `line` a further line of the multi-line reply the last entry began? PHPMailer indents

@@ -6,6 +6,7 @@
 //! 2's multi-line `retcode` summary and a closing traceback are passed over.
 
 use super::{Entry, ImportError, Item, numbered, wire_lines};
+use crate::scenario::render::infer_tls;
 
 fn body(line: &str) -> &str {
     // Level 2: "12:00:00.123456 send: …".
@@ -88,7 +89,7 @@ pub(super) fn parse(text: &str, path: &str) -> Result<Vec<Entry>, ImportError> {
             ));
         }
     }
-    Ok(super::infer_tls(entries))
+    Ok(infer_tls(entries))
 }
 
 /// Where the parser is in a Python traceback that ends the output (the exception smtplib

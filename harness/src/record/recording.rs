@@ -37,7 +37,7 @@ impl Recording {
         }
         // A handshake that failed after the upstream's 220 to STARTTLS (the proxy's trust, or
         // the client's) is still the step the upstream offered: a scenario needs it there.
-        crate::import::infer_tls(entries)
+        crate::scenario::render::infer_tls(entries)
     }
 
     /// The number of server lines recorded.
