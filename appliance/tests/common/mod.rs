@@ -3,11 +3,15 @@
 //! the real `appliance` binary with a timeout.
 #![allow(dead_code)]
 
+pub mod appliance_runs;
+pub mod front_door;
+pub mod snapshot;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use smtp_harness::{FakeSmtpServer, ServerScenario};
+use smtp_harness::{AnyScenario, FakeSmtpServer, ServerScenario};
 
 /// Every wait in the tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -32,9 +36,19 @@ pub fn shipped(name: &str) -> ServerScenario {
     ServerScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
 }
 
+/// A shipped scenario of either role.
+pub fn shipped_any(name: &str) -> AnyScenario {
+    AnyScenario::from_file(repo(&format!("scenarios/{name}"))).expect("shipped scenario loads")
+}
+
 /// An inline scenario.
 pub fn inline(text: &str) -> ServerScenario {
     ServerScenario::parse(text, "<inline>").expect("inline scenario parses")
+}
+
+/// An inline client scenario (`role client`).
+pub fn inline_client(text: &str) -> smtp_harness::ClientScenario {
+    smtp_harness::ClientScenario::parse(text, "<inline>").expect("inline scenario parses")
 }
 
 /// Accepts alice/s3cret with any mechanism, refuses anything else.

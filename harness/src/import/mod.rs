@@ -398,7 +398,7 @@ mod reference_tests {
     fn the_reference_log_becomes_a_scenario() {
         let path = concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../tests/fixtures/import/unicorn.log"
+            "/tests/fixtures/import/unicorn.log"
         );
         let imported = super::import_file(std::path::Path::new(path), None).expect("imports");
         assert_eq!(imported.format, super::Format::Log);

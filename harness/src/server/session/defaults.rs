@@ -1,5 +1,5 @@
 //! The built-in replies: what the server says for whatever a scenario does not script, in
-//! Postfix's wording (checked against Debian's Postfix 3.7.11, see `tests/postfix_parity.rs`)
+//! Postfix's wording (checked against Debian's Postfix 3.7.11, see `harness/tests/postfix_parity.rs`)
 //! or RFC 5321's neutral wording (`wording rfc`), unless the scenario gives its own text for the
 //! situation (`default unrecognized` …).
 //!

@@ -2,7 +2,7 @@
 //! loading scenarios, running a client process with a timeout, temporary files, and
 //! assertions over transcripts.
 //!
-//! Included by `tests/swaks.rs` and `tests/curl.rs` with
+//! Included by `harness/tests/swaks.rs` and `harness/tests/curl.rs` with
 //! `#[path = "common/external.rs"] mod external;`.
 
 // Each test target uses a different subset of these helpers.

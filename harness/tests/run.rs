@@ -14,6 +14,13 @@ async fn run(args: &[&str]) -> common::CliRun {
     common::smtp_harness(&all, WAIT * 6).await
 }
 
+/// `smtp-harness run ARGS` for scenarios that list the appliance too: this build's appliance.
+async fn run_with_the_appliance(args: &[&str]) -> common::CliRun {
+    let mut all = vec!["run"];
+    all.extend_from_slice(args);
+    common::smtp_harness_driving_the_appliance(&all, WAIT * 6).await
+}
+
 fn temp_scenario(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("smtp-harness-run-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -49,7 +56,7 @@ async fn lettre_plays_every_outbound_scenario_with_the_expected_outcome() {
 
 #[tokio::test]
 async fn curl_and_swaks_play_the_reference_scenario_to_the_535() {
-    let r = run(&[
+    let r = run_with_the_appliance(&[
         "scenarios/reference/auth-login-535.scn",
         "scenarios/outbound/starttls-cram-md5.scn",
     ])

@@ -5,25 +5,18 @@
 //! missing Postfix is a failure, not a skip. Every wait has a timeout, and the instance is
 //! stopped when the test ends, passing or not.
 
-#[path = "common/front_door.rs"]
-mod front_door;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use front_door::{FrontDoor, HOSTNAME};
+use common::front_door::{FrontDoor, HOSTNAME};
 use smtp_harness::client::{ClientOptions, play};
 use smtp_harness::{ClientScenario, FakeSmtpServer, Render, ServerScenario};
 
 /// Every wait in these tests is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(path)
-}
 
 /// The files of a folder, sorted.
 fn files(dir: &Path) -> Vec<PathBuf> {
@@ -138,20 +131,9 @@ async fn postfix_delivers_replies_into_the_maildir_and_refuses_to_relay() {
     assert_eq!(files(&new).len(), 1, "the relay attempt delivered nothing");
 }
 
-fn appliance() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| repo("target"), PathBuf::from);
-    let path = target.join("debug").join("appliance");
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace (cargo build --workspace)",
-        path.display()
-    );
-    path
-}
-
 /// Runs the appliance on the data folder and returns its standard output.
 async fn run_appliance(data: &Path, args: &[&str]) -> String {
-    let run = tokio::process::Command::new(appliance())
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_appliance"))
         .arg("--data-dir")
         .arg(data)
         .args(args)

@@ -1,4 +1,4 @@
-//! Helpers for `tests/real_clients.rs`: run one of the real SMTP clients under
+//! Helpers for `harness/tests/real_clients.rs`: run one of the real SMTP clients under
 //! `scripts/clients/` against a fake server (or any server on a loopback port), with a
 //! timeout, read what it concluded and the server's lines it logged; the fake server set up
 //! like the Postfix front door; a recording proxy in front of Postfix for the clients that log
@@ -127,7 +127,7 @@ impl Client {
         assert!(
             ok,
             "{self:?} is not installed ({} {} failed): run scripts/setup, which installs the \
-             real SMTP clients tests/real_clients.rs drives",
+             real SMTP clients harness/tests/real_clients.rs drives",
             program.display(),
             args.join(" ")
         );
@@ -416,7 +416,7 @@ pub fn transcript_server_lines(transcript: &Transcript) -> Vec<String> {
 /// The fake server set up as the Postfix front door is (`front_door::FrontDoor::
 /// start_with_tls()`): its greeting and EHLO lists (with STARTTLS and the `valid` test
 /// certificate before TLS, without inside it) and its HELO answer, as in
-/// `tests/postfix_parity.rs` — configuration, not protocol — and one more piece of
+/// `harness/tests/postfix_parity.rs` — configuration, not protocol — and one more piece of
 /// configuration, Postfix's refusal to relay, for the one foreign address the tests send to.
 /// (The scenario language has no way to put the address of the command into the reply, so
 /// the rule names that address rather than `*@elsewhere.test`.) Everything else is the

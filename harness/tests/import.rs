@@ -1,12 +1,11 @@
 //! `smtp-harness import`: a customer's evidence made into a scenario that replays the server's
-//! side. The reference log (tests/fixtures/import/unicorn.log, exactly the text published in
-//! shared/reference/email-setup.md) and a swaks transcript of the same failure are imported,
-//! then replayed against lettre, the appliance and swaks, which must all fail as the customer's
-//! client did: at AUTH, with the two-line 535. Every other format's fixture imports into a
-//! scenario that loads; bad input gets an error naming its line and no scenario.
+//! side. The reference log (harness/tests/fixtures/import/unicorn.log, exactly the text published
+//! in shared/reference/email-setup.md) and a swaks transcript of the same failure are imported,
+//! then replayed against lettre and swaks (and, in `appliance/tests/replay_imported.rs`, the
+//! appliance), which must all fail as the customer's client did: at AUTH, with the two-line 535.
+//! Every other format's fixture imports into a scenario that loads; bad input gets an error
+//! naming its line and no scenario.
 
-#[path = "common/appliance_runs.rs"]
-mod appliance_runs;
 mod common;
 #[path = "common/external.rs"]
 mod external;
@@ -19,7 +18,7 @@ use std::sync::Arc;
 
 use lettre::transport::smtp::authentication::Mechanism;
 use smtp_harness::import::{Format, ImportError, Imported, import_bytes, import_file};
-use smtp_harness::run::{Job, JobResult, Verdict, run_job};
+use smtp_harness::run::{Job, JobResult, RunContext, Verdict, run_job};
 use smtp_harness::scenario::SenderKind;
 use smtp_harness::{AnyScenario, FakeSmtpServer, ServerScenario};
 
@@ -41,7 +40,7 @@ const REPLY_535: [&str; 2] = [
 ];
 
 fn fixture(name: &str) -> PathBuf {
-    common::repo(&format!("tests/fixtures/import/{name}"))
+    common::repo(&format!("harness/tests/fixtures/import/{name}"))
 }
 
 fn import(name: &str) -> Imported {
@@ -62,14 +61,6 @@ fn assert_no_credentials(scenario: &str) {
             "the scenario carries the credential {secret}:\n{scenario}"
         );
     }
-}
-
-/// The imported text with the appliance's `sender` block and the outcome the customer saw.
-fn with_appliance_sender(scenario: &str) -> ServerScenario {
-    let text = format!(
-        "{scenario}\nsender appliance\n    encryption starttls\n    auth login\n    user thisismy@address.com\n    password itreallywas\noutcome failure at AUTH 535\n"
-    );
-    ServerScenario::parse(&text, "<imported>").unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
 
 /// The server answered the client's AUTH LOGIN (and no MAIL before it) with the two-line 535.
@@ -211,16 +202,6 @@ async fn replayed_to_lettre_fails_at_auth_with_the_two_line_535(fixture: &str) {
         .expect("STARTTLS before AUTH, as the customer's client did");
 }
 
-#[tokio::test]
-async fn reference_log_replayed_to_the_appliance_fails_at_auth_with_the_two_line_535() {
-    replayed_to_the_appliance_fails_at_auth_with_the_two_line_535("unicorn.log").await;
-}
-
-#[tokio::test]
-async fn swaks_output_replayed_to_the_appliance_fails_at_auth_with_the_two_line_535() {
-    replayed_to_the_appliance_fails_at_auth_with_the_two_line_535("swaks-auth-535.txt").await;
-}
-
 /// Drives `sender` through the imported `fixture` as `smtp-harness run` does; the run must
 /// pass, ending (as the customer's client did) with `failure at AUTH 535`.
 async fn run_to_the_535(fixture: &str, scenario: ServerScenario, sender: SenderKind) -> JobResult {
@@ -229,7 +210,7 @@ async fn run_to_the_535(fixture: &str, scenario: ServerScenario, sender: SenderK
         scenario: Arc::new(AnyScenario::Server(scenario)),
         sender,
     };
-    let result = run_job(&job, &appliance_runs::context()).await;
+    let result = run_job(&job, &RunContext::default()).await;
     assert_eq!(
         result.verdict,
         Verdict::Pass,
@@ -243,17 +224,6 @@ async fn run_to_the_535(fixture: &str, scenario: ServerScenario, sender: SenderK
         result.observed
     );
     result
-}
-
-/// Imports the fixture and drives the appliance's sender through it with the customer's
-/// settings: `failure at AUTH 535`, as in the customer's log.
-async fn replayed_to_the_appliance_fails_at_auth_with_the_two_line_535(fixture: &str) {
-    // Arrange
-    let scenario = with_appliance_sender(&import(fixture).scenario);
-
-    // Act and assert
-    let result = run_to_the_535(fixture, scenario, appliance_runs::sender()).await;
-    assert_535_after_auth(&result.records[0].transcript);
 }
 
 #[test]

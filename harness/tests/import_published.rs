@@ -1,6 +1,6 @@
 //! `smtp-harness import` on real samples published on the web, one or more per input format:
 //! client output that people pasted into public issue threads, a blog, PHPMailer's wiki, and
-//! RFC 5321's own example. Each file in tests/fixtures/import/published/ starts with `#` lines
+//! RFC 5321's own example. Each file in harness/tests/fixtures/import/published/ starts with `#` lines
 //! naming its source (the URL), what it shows and what was changed (credentials redacted, if any
 //! were published); the importer skips `#` lines, so the files are imported as they are.
 //!
@@ -40,7 +40,7 @@ const SAMPLES: [(&str, Format); 7] = [
 ];
 
 fn path(name: &str) -> PathBuf {
-    common::repo(&format!("tests/fixtures/import/published/{name}"))
+    common::repo(&format!("harness/tests/fixtures/import/published/{name}"))
 }
 
 fn read(name: &str) -> String {

@@ -25,8 +25,50 @@ pub struct CliRun {
 
 /// Runs `smtp-harness ARGS` from the repository root, killed if it outlives `limit`.
 pub async fn smtp_harness(args: &[&str], limit: Duration) -> CliRun {
+    smtp_harness_with(args, limit, &[]).await
+}
+
+/// Runs `smtp-harness ARGS` as [`smtp_harness`] does, for a run that drives the appliance (the
+/// repository's smtp-harness.toml declares its adapter): the adapter gets this build's appliance
+/// through `APPLIANCE_BIN` (see [`appliance_bin`]).
+pub async fn smtp_harness_driving_the_appliance(args: &[&str], limit: Duration) -> CliRun {
+    let bin = appliance_bin();
+    smtp_harness_with(args, limit, &[("APPLIANCE_BIN", bin.as_os_str())]).await
+}
+
+/// The appliance binary of the build this test belongs to: `target/<profile>/appliance`, beside
+/// the `target/<profile>/deps/` folder that holds this test executable (as assert_cmd's
+/// `cargo_bin` finds a binary), so that a `--release` run drives the release build. Another
+/// package's binary is not in `CARGO_BIN_EXE_*`; `cargo test --workspace` builds it.
+///
+/// # Panics
+/// If it is missing, saying how to build it.
+pub fn appliance_bin() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let mut dir = exe
+        .parent()
+        .expect("the test executable's folder")
+        .to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let bin = dir.join(format!("appliance{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the workspace (cargo test --workspace builds the appliance)",
+        bin.display()
+    );
+    bin
+}
+
+async fn smtp_harness_with(
+    args: &[&str],
+    limit: Duration,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> CliRun {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_smtp-harness"))
         .args(args)
+        .envs(env.iter().copied())
         .current_dir(repo(""))
         .kill_on_drop(true)
         .output();

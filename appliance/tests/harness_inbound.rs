@@ -4,9 +4,9 @@
 //! the maildir moves snapshotted in `snapshots/inbound__*.snap`. The appliance binary comes from
 //! the same workspace build.
 
-#[path = "common/appliance_runs.rs"]
-mod appliance_runs;
 mod common;
+
+use common::appliance_runs;
 
 use std::sync::Arc;
 
@@ -60,7 +60,7 @@ async fn every_inbound_scenario_meets_its_effects_and_snapshot() {
         let description = format!(
             "scenarios/inbound/{name}, the harness as the remote MTA against the appliance"
         );
-        common::assert_snapshot(&snapshot, &description, &filters, text);
+        common::snapshot::assert_snapshot(&snapshot, &description, &filters, text);
     }
 }
 

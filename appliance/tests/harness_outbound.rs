@@ -2,9 +2,9 @@
 //! email test`, through its adapter in smtp-harness.toml), with its outcome judged and its conversation snapshotted in
 //! `snapshots/outbound__*.snap`. The appliance binary comes from the same workspace build.
 
-#[path = "common/appliance_runs.rs"]
-mod appliance_runs;
 mod common;
+
+use common::appliance_runs;
 
 use smtp_harness::AnyScenario;
 use smtp_harness::run::Verdict;
@@ -48,7 +48,7 @@ async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapsh
         ];
         let snapshot = format!("outbound__{}", name.trim_end_matches(".scn"));
         let description = format!("scenarios/outbound/{name}, driven by the appliance");
-        common::assert_snapshot(&snapshot, &description, &filters, text);
+        common::snapshot::assert_snapshot(&snapshot, &description, &filters, text);
     }
 }
 

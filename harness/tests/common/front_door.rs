@@ -1,6 +1,8 @@
 //! A private Postfix instance as the appliance's front door (`scripts/postfix-front-door`),
-//! for a fresh data folder on a free loopback port, stopped on drop. Used by `tests/postfix.rs`
-//! (the reply processor behind it) and `tests/record.rs` (a real MTA to record).
+//! for a fresh data folder on a free loopback port, stopped on drop. Used by
+//! `harness/tests/record.rs` (a real MTA to record), `real_clients.rs` and `postfix_parity.rs`;
+//! `appliance/tests/common/front_door.rs` is the same for the appliance's tests (the reply
+//! processor behind Postfix).
 //!
 //! Included with `#[path = "common/front_door.rs"] mod front_door;`.
 #![allow(dead_code)]

@@ -480,11 +480,16 @@ async fn smtp_harness(args: &[&str]) -> common::CliRun {
     common::smtp_harness(args, WAIT * 12).await
 }
 
+/// `smtp-harness ARGS` for a run with `--sender appliance`: this build's appliance.
+async fn smtp_harness_with_the_appliance(args: &[&str]) -> common::CliRun {
+    common::smtp_harness_driving_the_appliance(args, WAIT * 12).await
+}
+
 #[tokio::test]
 async fn the_vendor_check_is_one_command_and_writes_the_matrix() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 path");
-    let r = smtp_harness(&[
+    let r = smtp_harness_with_the_appliance(&[
         "run",
         "--sender",
         "appliance",
@@ -572,7 +577,7 @@ async fn serve_plays_a_case_and_names_the_cases_when_asked_for_a_missing_one() {
 async fn one_case_runs_by_the_name_its_result_line_gives_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().to_str().expect("utf-8 path");
-    let r = smtp_harness(&[
+    let r = smtp_harness_with_the_appliance(&[
         "run",
         "--sender",
         "appliance",

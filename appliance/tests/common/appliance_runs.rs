@@ -1,5 +1,7 @@
 //! Running every scenario of a folder with the appliance (as sender or receiver) through
-//! `smtp_harness::run`, for the outbound and inbound snapshot tests.
+//! `smtp_harness::run`, for the outbound and inbound snapshot tests and the replay of imported
+//! logs. The appliance is this package's own binary (`CARGO_BIN_EXE_appliance`), whatever the
+//! build profile.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -9,17 +11,14 @@ use smtp_harness::AnyScenario;
 use smtp_harness::run::{self, Adapters, Job, JobResult, Plan, Progress, RunContext};
 use smtp_harness::scenario::SenderKind;
 
-/// The appliance binary of this workspace build.
+/// A path relative to the repository root.
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(super::repo(path))
+}
+
+/// The appliance binary Cargo built for these tests.
 pub fn appliance() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| crate::common::repo("target"), PathBuf::from);
-    let path = target.join("debug").join("appliance");
-    assert!(
-        path.is_file(),
-        "{} is missing: build the workspace (cargo build --workspace)",
-        path.display()
-    );
-    path
+    PathBuf::from(env!("CARGO_BIN_EXE_appliance"))
 }
 
 /// The appliance as a sender or receiver: the adapter the repository's smtp-harness.toml names.
@@ -30,7 +29,7 @@ pub fn sender() -> SenderKind {
 /// A run context with the repository's adapters (smtp-harness.toml), whose appliance adapter
 /// runs this build's appliance.
 pub fn context() -> RunContext {
-    let adapters = Adapters::load(&crate::common::repo("smtp-harness.toml"))
+    let adapters = Adapters::load(&repo("smtp-harness.toml"))
         .expect("the repository's smtp-harness.toml loads")
         .with_env("APPLIANCE_BIN", &appliance().display().to_string());
     RunContext {
@@ -41,21 +40,15 @@ pub fn context() -> RunContext {
 
 /// The `*.scn` files of `scenarios/FOLDER`, sorted, with their scenarios.
 pub fn scenarios(folder: &str) -> Vec<(String, AnyScenario)> {
-    let mut names: Vec<String> =
-        std::fs::read_dir(crate::common::repo(&format!("scenarios/{folder}")))
-            .expect("the scenario folder")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".scn"))
-            .collect();
+    let mut names: Vec<String> = std::fs::read_dir(repo(&format!("scenarios/{folder}")))
+        .expect("the scenario folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".scn"))
+        .collect();
     names.sort();
     names
         .into_iter()
-        .map(|n| {
-            (
-                n.clone(),
-                crate::common::shipped_any(&format!("{folder}/{n}")),
-            )
-        })
+        .map(|n| (n.clone(), super::shipped_any(&format!("{folder}/{n}"))))
         .collect()
 }
 
@@ -86,7 +79,7 @@ pub async fn run_all(scenarios: Vec<(String, AnyScenario)>) -> Vec<(String, JobR
 
 /// Checks that every `snapshots/PREFIX__*.snap` has its `scenarios/FOLDER/*.scn`.
 pub fn assert_every_snapshot_has_its_scenario(prefix: &str, folder: &str) {
-    for entry in std::fs::read_dir(crate::common::repo("snapshots")).expect("snapshots/") {
+    for entry in std::fs::read_dir(repo("snapshots")).expect("snapshots/") {
         let file = entry
             .expect("entry")
             .file_name()
@@ -96,7 +89,7 @@ pub fn assert_every_snapshot_has_its_scenario(prefix: &str, folder: &str) {
             .strip_prefix(&format!("{prefix}__"))
             .and_then(|f| f.strip_suffix(".snap"))
         {
-            let scenario = crate::common::repo(&format!("scenarios/{folder}/{stem}.scn"));
+            let scenario = repo(&format!("scenarios/{folder}/{stem}.scn"));
             assert!(scenario.is_file(), "snapshot {file} has no scenario");
         }
     }

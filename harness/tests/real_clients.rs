@@ -10,7 +10,7 @@
 //! skips, when one is missing.
 //!
 //! Section c runs each client once against Debian's real Postfix (the front door of
-//! `tests/common/front_door.rs`) and once against the fake server configured like it, and
+//! `harness/tests/common/front_door.rs`) and once against the fake server configured like it, and
 //! checks that the client gets the same answers from both.
 //!
 //! What each sends for AUTH (read in their sources, seen in these transcripts):

@@ -214,8 +214,9 @@ async fn bench_sink_with_lettre() {
 fn every_shipped_scenario_has_a_snapshot_test_and_every_snapshot_a_scenario() {
     let mut found = Vec::new();
     collect(&common::repo("scenarios"), "", &mut found);
-    // scenarios/outbound/, inbound/ and vendors/ are snapshotted by tests/outbound.rs,
-    // inbound.rs and vendors.rs.
+    // scenarios/outbound/, inbound/ and vendors/ are snapshotted by
+    // appliance/tests/harness_outbound.rs, appliance/tests/harness_inbound.rs and
+    // harness/tests/vendors.rs.
     found.retain(|s| {
         !s.starts_with("outbound/") && !s.starts_with("inbound/") && !s.starts_with("vendors/")
     });
