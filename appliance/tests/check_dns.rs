@@ -1,6 +1,10 @@
 //! `appliance email check-dns` against a DNS server the tests start on 127.0.0.1 (a small UDP
 //! responder answering from a table, messages encoded with hickory-proto) and the harness's
 //! fake SMTP server as the greeter. No test leaves the machine.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 

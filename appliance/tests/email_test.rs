@@ -1,6 +1,10 @@
 //! `appliance email test` end to end: the real binary against the fake SMTP server, for the
 //! reference log's conversation, every way of succeeding, and every way of failing the admin
 //! must be told about.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 

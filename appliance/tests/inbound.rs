@@ -1,6 +1,10 @@
 //! The inbound SMTP server (`appliance inbound serve`), driven by the harness as the remote
 //! MTA: `smtp_harness::client::play` with inline `role client` scenarios against the real
 //! binary, on an ephemeral port, with a temporary data directory per test.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 

@@ -1,6 +1,6 @@
 //! `smtp-harness import` meets the appliance: the reference log
-//! (`harness/tests/fixtures/import/unicorn.log`, exactly the text published in
-//! shared/reference/email-setup.md) and a swaks transcript of the same failure are imported,
+//! (`harness/tests/fixtures/import/unicorn.log`, the published text, see
+//! docs/email-subsystem.md) and a swaks transcript of the same failure are imported,
 //! then replayed against the appliance's sender with the customer's settings, which must fail
 //! as the customer's client did: at AUTH, with the two-line 535. The other replays (lettre,
 //! swaks, curl, smtplib, msmtp) are the harness's own tests (`harness/tests/import.rs`).

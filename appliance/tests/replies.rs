@@ -3,6 +3,10 @@
 //! outbound side's code (the data directory's reply key and reply directory), then the real
 //! binary run over them. Also one reply end to end: the harness delivers it to
 //! `appliance inbound serve`, the processor turns it into a comment.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 

@@ -1,10 +1,14 @@
 //! `smtp-harness import`: a customer's evidence made into a scenario that replays the server's
-//! side. The reference log (harness/tests/fixtures/import/unicorn.log, exactly the text published
-//! in shared/reference/email-setup.md) and a swaks transcript of the same failure are imported,
+//! side. The reference log (harness/tests/fixtures/import/unicorn.log, the published text, see
+//! docs/email-subsystem.md) and a swaks transcript of the same failure are imported,
 //! then replayed against lettre and swaks (and, in `appliance/tests/replay_imported.rs`, the
 //! appliance), which must all fail as the customer's client did: at AUTH, with the two-line 535.
 //! Every other format's fixture imports into a scenario that loads; bad input gets an error
 //! naming its line and no scenario.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 #[path = "common/external.rs"]

@@ -14,6 +14,10 @@
 //! summary over several lines (and the sample carries a shell prompt, the author's notes and a
 //! traceback); the swaks sample carries a line the reporter put in place of the AUTH payload. An
 //! RFC-style indented transcript imports as the flush one does.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 #[path = "common/lettre_sender.rs"]

@@ -5,6 +5,10 @@
 //! transcript (what the server says it did). The transcript is walked against the bytes the
 //! client sent to check that the server consumed them in order, line by line, skipping only what
 //! it must (DATA content, BDAT chunks, clear text behind STARTTLS) and answering every line.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

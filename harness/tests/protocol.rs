@@ -1,6 +1,10 @@
 //! The fake server's RFC 5321 behaviour for whatever a scenario does not script, driven by a raw
 //! client that writes exact bytes: sequence errors, limits, pipelining, DATA and BDAT, AUTH,
 //! STARTTLS (with the command-injection defence), timeouts, scripts and rules.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 

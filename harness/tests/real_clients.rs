@@ -26,6 +26,10 @@
 //!   empty), PLAIN with one that repeats the user as the authorization identity.
 //! - Exim: its `plaintext` client authenticator sends `AUTH LOGIN` without an initial response
 //!   and `AUTH PLAIN <ir>`; it uses `BDAT n LAST` when CHUNKING is offered.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 #[path = "common/front_door.rs"]

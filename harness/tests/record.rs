@@ -8,6 +8,10 @@
 //! and that lettre saw the same outcome (success, or the upstream's own 535). The password
 //! never reaches the scenario or the transcript. An upstream that is down or silent gives the
 //! client a `421 4.4.0` instead of a hang.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 #[path = "common/front_door.rs"]

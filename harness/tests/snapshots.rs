@@ -146,7 +146,7 @@ async fn reference_published_log_replayed_byte_for_byte() {
     snapshot(name, &server, 1).await;
 }
 
-/// The conversation in shared/reference/email-setup.md, as published.
+/// The conversation of the published reference log (docs/email-subsystem.md), as published.
 const PUBLISHED_LOG: &str = r#"Connection opened:
 -> "220 ESMTP nt3sm2942435pbc.14\r\n"
 <- "EHLO\r\n"

@@ -2,6 +2,10 @@
 //! a persona combines with a failure ("gmail, bad password") in the library and the CLI, and
 //! `smtp-harness run --sender appliance scenarios/vendors/` is a vendor check in one command:
 //! the compatibility matrix (vendor × case → outcome) printed and written as Markdown and HTML.
+//!
+//! Over 500 lines on purpose: one file is one test binary that links the whole crate, so a
+//! capability's tests stay together with the helpers they share instead of being split into
+//! binaries that each pay the link.
 
 mod common;
 #[path = "common/lettre_sender.rs"]
