@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::front_door::{FrontDoor, HOSTNAME};
 use smtp_harness::client::{ClientOptions, play};
 use smtp_harness::{ClientScenario, FakeSmtpServer, Render, ServerScenario};
+use testkit::front_door::{FrontDoor, HOSTNAME};
 
 /// Every wait in these tests is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);

@@ -6,12 +6,10 @@
 //! and EHLO lists. A missing Postfix is a failure (scripts/setup installs it), not a skip.
 
 mod common;
-#[path = "common/front_door.rs"]
-mod front_door;
 
 use common::RawClient;
-use front_door::{FrontDoor, HOSTNAME};
 use smtp_harness::{FakeSmtpServer, ServerScenario};
+use testkit::front_door::{FrontDoor, HOSTNAME};
 
 /// This Postfix instance's greeting and EHLO lists (its configuration, as it sends them).
 fn postfix_configuration() -> ServerScenario {

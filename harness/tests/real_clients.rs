@@ -32,18 +32,16 @@
 //! binaries that each pay the link.
 
 mod common;
-#[path = "common/front_door.rs"]
-mod front_door;
 #[path = "common/real_clients.rs"]
 mod real_clients;
 
 use common::{WAIT, inline, server};
-use front_door::{FrontDoor, HOSTNAME};
 use real_clients::{
     Client, ClientRun, FOREIGN, assert_in_order, b64, front_door_like, only_session, record_one,
     recorded, same_queue_ids, transcript_server_lines,
 };
 use smtp_harness::{ConversationRecord, FakeSmtpServer, Render};
+use testkit::front_door::{FrontDoor, HOSTNAME};
 
 const USERNAME_PROMPT: &str = r#"-> "334 VXNlcm5hbWU6\r\n""#;
 const PASSWORD_PROMPT: &str = r#"-> "334 UGFzc3dvcmQ6\r\n""#;

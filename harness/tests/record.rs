@@ -14,8 +14,8 @@
 //! binaries that each pay the link.
 
 mod common;
-#[path = "common/front_door.rs"]
-mod front_door;
+
+use testkit::front_door;
 #[path = "common/lettre_sender.rs"]
 mod lettre_sender;
 

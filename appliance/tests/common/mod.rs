@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 pub mod appliance_runs;
-pub mod front_door;
 pub mod snapshot;
 
 use std::path::{Path, PathBuf};

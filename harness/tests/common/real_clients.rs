@@ -422,7 +422,7 @@ pub fn transcript_server_lines(transcript: &Transcript) -> Vec<String> {
 /// the rule names that address rather than `*@elsewhere.test`.) Everything else is the
 /// fake server's own.
 pub fn front_door_like() -> ServerScenario {
-    use crate::front_door::HOSTNAME;
+    use testkit::front_door::HOSTNAME;
     let text = format!(
         "hostname {HOSTNAME}\ncertificate valid\nS: 220 {HOSTNAME} ESMTP Postfix\n\
 when EHLO plain\n    S: 250-{HOSTNAME}\n    S: 250-PIPELINING\n    S: 250-SIZE 10240000\n    S: 250-VRFY\n    S: 250-ETRN\n    S: 250-STARTTLS\n    S: 250-ENHANCEDSTATUSCODES\n    S: 250-8BITMIME\n    S: 250-DSN\n    S: 250-SMTPUTF8\n    S: 250 CHUNKING\n\

@@ -1,11 +1,7 @@
 //! A private Postfix instance as the appliance's front door (`scripts/postfix-front-door`),
 //! for a fresh data folder on a free loopback port, stopped on drop. Used by
-//! `harness/tests/record.rs` (a real MTA to record), `real_clients.rs` and `postfix_parity.rs`;
-//! `appliance/tests/common/front_door.rs` is the same for the appliance's tests (the reply
-//! processor behind Postfix).
-//!
-//! Included with `#[path = "common/front_door.rs"] mod front_door;`.
-#![allow(dead_code)]
+//! `harness/tests/record.rs` (a real MTA to record), `real_clients.rs` and `postfix_parity.rs`,
+//! and by `appliance/tests/postfix_front_door.rs` (the reply processor behind Postfix).
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
