@@ -45,6 +45,7 @@ async fn every_outbound_scenario_with_the_appliance_meets_its_outcome_and_snapsh
             (r"size=\d+", "size=[size]"),
             (r"SIZE=\d+", "SIZE=[size]"),
             (r"Client sent \d+ bytes", "Client sent [size] bytes"),
+            (r"\[message: \d+ bytes\]", "[message: [size] bytes]"),
         ];
         let snapshot = format!("outbound__{}", name.trim_end_matches(".scn"));
         let description = format!("scenarios/outbound/{name}, driven by the appliance");
