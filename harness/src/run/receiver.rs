@@ -84,11 +84,7 @@ async fn drive(
     ctx: &RunContext,
 ) -> Result<(crate::verify::ConversationRecord, String), ReceiverError> {
     let spec = scenario.receiver.clone().unwrap_or_default();
-    let origin = scenario
-        .header
-        .path
-        .as_ref()
-        .map_or_else(|| "<inline>".to_owned(), |p| p.display().to_string());
+    let origin = scenario.header.origin();
     let at = format!("{origin}:{}", spec.line);
     let receiver = AdapterReceiver::start_at(&spec, ctx, &at).await?;
     let options = receiver.client_options()?;

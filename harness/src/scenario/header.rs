@@ -50,6 +50,13 @@ impl Default for Header {
 }
 
 impl Header {
+    /// Where the scenario came from, for `FILE:LINE` in messages: its file, or `<inline>`.
+    pub fn origin(&self) -> String {
+        self.path
+            .as_ref()
+            .map_or_else(|| "<inline>".to_owned(), |p| p.display().to_string())
+    }
+
     /// Records the file a scenario came from, and names it after the file if it has no name.
     pub(super) fn name_after(&mut self, path: &Path) {
         self.path = Some(path.to_path_buf());

@@ -184,11 +184,7 @@ impl Adapters {
     /// # Errors
     /// [`AdapterError::Unknown`] naming the scenario's file and line.
     pub fn check_scenario(&self, scenario: &AnyScenario) -> Result<(), AdapterError> {
-        let origin = scenario
-            .header()
-            .path
-            .as_ref()
-            .map_or_else(|| "<inline>".to_owned(), |p| p.display().to_string());
+        let origin = scenario.header().origin();
         match scenario {
             AnyScenario::Server(server) => {
                 if let Some(spec) = &server.sender {
